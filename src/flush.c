@@ -1,0 +1,163 @@
+/* flush: every server.flush_interval (aligned to the wall clock) asks the
+ * intake workers for their shards, merges them into the registry, adds the
+ * interval's self-stats and the reference's internal counters, formats the
+ * Graphite lines (gfmt) and hands them to the Graphite sink, then ends the
+ * interval. Only this module creates sinks. It never blocks: the swap is
+ * asynchronous and the sink queues. */
+#include "flush.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "gfmt.h"
+#include "graphite.h"
+#include "intake.h"
+#include "log.h"
+#include "registry.h"
+#include "selfstats.h"
+#include "shard.h"
+#include "xalloc.h"
+
+struct flush {
+	struct event_base *base;
+	const struct config *cfg;
+	struct registry *reg;
+	struct intake *intake;
+	struct graphite *graphite;
+	struct event *tick;
+	int64_t pending_ts;
+	int64_t last_ts;
+	struct selfstats last; /* totals at the previous flush */
+	struct buf out;
+};
+
+struct flush *flush_new(struct event_base *base, const struct config *cfg, struct registry *reg,
+			char *err, size_t errlen)
+{
+	struct flush *f = xcalloc(1, sizeof(*f));
+	f->base = base;
+	f->cfg = cfg;
+	f->reg = reg;
+	selfstats.graphite_last_flush = (uint64_t)(clock_wall_ms() / 1000);
+	if (cfg->graphite_address[0]) {
+		f->graphite =
+		    graphite_new(base, cfg->graphite_address, cfg->graphite_buffer_max, err, errlen);
+		if (!f->graphite) {
+			free(f);
+			return NULL;
+		}
+	}
+	return f;
+}
+
+void flush_free(struct flush *f)
+{
+	if (!f)
+		return;
+	if (f->tick)
+		event_free(f->tick);
+	graphite_free(f->graphite);
+	buf_free(&f->out);
+	free(f);
+}
+
+void flush_set_intake(struct flush *f, struct intake *in)
+{
+	f->intake = in;
+}
+
+static void merge_one(void *ctx, struct shard *sh)
+{
+	struct flush *f = ctx;
+	registry_merge(f->reg, sh, &selfstats);
+}
+
+static void do_flush(struct flush *f, int64_t ts)
+{
+	int64_t t0 = clock_mono_ms();
+	struct selfstats delta;
+
+	intake_each_shard(f->intake, merge_one, f);
+
+	/* This interval's counter increments: totals minus the last flush's. */
+	for (size_t i = 0; i < selfstats_count; i++) {
+		uint64_t now = selfstats_value(&selfstats, i);
+		uint64_t *d = (uint64_t *)((char *)&delta + selfstats_desc[i].offset);
+		*d = selfstats_desc[i].kind == 'C' ? now - selfstats_value(&f->last, i) : now;
+	}
+	f->last = selfstats;
+	registry_set_internal(f->reg, &delta, f->last_ts ? ts - f->last_ts -
+				   (int64_t)(f->cfg->flush_interval_ms / 1000)
+						       : 0,
+			      f->last_ts != 0);
+	f->last_ts = ts;
+	selfstats.series = registry_total(f->reg);
+
+	buf_reset(&f->out);
+	size_t lines = gfmt_flush(f->reg, f->cfg, ts, &delta, &selfstats, &f->out);
+	if (f->graphite) {
+		graphite_send(f->graphite, f->out.p, f->out.len);
+		selfstats.graphite_flush_length = f->out.len;
+		selfstats.graphite_flush_time_ms = (uint64_t)(clock_mono_ms() - t0);
+	}
+	registry_end_interval(f->reg);
+	selfstats.flushes++;
+	selfstats.flush_duration_ms = (uint64_t)(clock_mono_ms() - t0);
+	log_debug("flush: ts=%lld lines=%zu bytes=%zu series=%llu duration_ms=%llu", (long long)ts,
+		  lines, f->out.len, (unsigned long long)selfstats.series,
+		  (unsigned long long)selfstats.flush_duration_ms);
+}
+
+void flush_on_swapped(void *ctx)
+{
+	struct flush *f = ctx;
+	do_flush(f, f->pending_ts);
+}
+
+static void arm(struct flush *f)
+{
+	int64_t iv = f->cfg->flush_interval_ms;
+	int64_t now = clock_wall_ms();
+	int64_t next = (now / iv + 1) * iv;
+	struct timeval tv = {(time_t)((next - now) / 1000), (suseconds_t)((next - now) % 1000 * 1000)};
+	evtimer_add(f->tick, &tv);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flush *f = arg;
+	arm(f);
+	f->pending_ts = (int64_t)llround((double)clock_wall_ms() / 1000.0);
+	if (intake_request_swap(f->intake) < 0)
+		log_warn("flush: previous swap still in progress, skipping tick ts=%lld",
+			 (long long)f->pending_ts);
+}
+
+int flush_start(struct flush *f)
+{
+	f->tick = evtimer_new(f->base, tick_cb, f);
+	if (!f->tick)
+		return -1;
+	arm(f);
+	return 0;
+}
+
+int flush_final(struct flush *f, int timeout_ms)
+{
+	int64_t ts = (int64_t)llround((double)clock_wall_ms() / 1000.0);
+	if (f->tick)
+		evtimer_del(f->tick);
+	do_flush(f, ts);
+	if (!f->graphite)
+		return 0;
+	int rc = graphite_drain(f->graphite, timeout_ms);
+	if (rc < 0)
+		log_warn("flush: graphite did not take the final flush within %d ms, pending=%zu",
+			 timeout_ms, graphite_pending(f->graphite));
+	return rc;
+}

@@ -1,0 +1,166 @@
+/* htab: linear-probing hash table with backward-shift deletion, keyed by
+ * (bytes, length) with the 64-bit hash cached per slot so probes compare
+ * keys only on a hash match. Used by interval shards and the registry.
+ * It does not own keys or values (see htab.h). */
+#include "htab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+struct slot {
+	uint64_t hash; /* 0 = empty (real hashes are forced non-zero) */
+	const char *key;
+	size_t len;
+	void *val;
+};
+
+struct htab {
+	struct slot *slots;
+	size_t mask;
+	size_t count;
+};
+
+static inline uint64_t rd64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t mix(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t htab_hash(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+	size_t i = 0;
+
+	for (; i + 16 <= len; i += 16)
+		h = mix(rd64(p + i) ^ 0xa0761d6478bd642fULL, rd64(p + i + 8) ^ h);
+	if (i + 8 <= len) {
+		h = mix(rd64(p + i) ^ 0xe7037ed1a0b428dbULL, h ^ 0x8ebc6af09c88c6e3ULL);
+		i += 8;
+	}
+	uint64_t t = 0;
+	for (size_t s = 0; i < len; i++, s += 8)
+		t |= (uint64_t)p[i] << s;
+	h = mix(t ^ 0x589965cc75374cc3ULL, h ^ 0x1d8e4e27c47d124fULL);
+	h = mix(h, 0xa0761d6478bd642fULL);
+	return h ? h : 1;
+}
+
+struct htab *htab_new(size_t expected)
+{
+	struct htab *h = xcalloc(1, sizeof(*h));
+	size_t cap = 16;
+	while (cap < expected * 2)
+		cap *= 2;
+	h->slots = xcalloc(cap, sizeof(struct slot));
+	h->mask = cap - 1;
+	return h;
+}
+
+void htab_free(struct htab *h, void (*free_val)(void *))
+{
+	if (!h)
+		return;
+	if (free_val)
+		for (size_t i = 0; i <= h->mask; i++)
+			if (h->slots[i].hash)
+				free_val(h->slots[i].val);
+	free(h->slots);
+	free(h);
+}
+
+size_t htab_count(const struct htab *h)
+{
+	return h->count;
+}
+
+static size_t find(const struct htab *h, const char *key, size_t len, uint64_t hash)
+{
+	size_t i = hash & h->mask;
+	for (;;) {
+		const struct slot *s = &h->slots[i];
+		if (s->hash == 0)
+			return i;
+		if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+			return i;
+		i = (i + 1) & h->mask;
+	}
+}
+
+void *htab_get(const struct htab *h, const char *key, size_t len, uint64_t hash)
+{
+	size_t i = find(h, key, len, hash);
+	return h->slots[i].hash ? h->slots[i].val : NULL;
+}
+
+static void grow(struct htab *h)
+{
+	struct slot *old = h->slots;
+	size_t oldcap = h->mask + 1;
+	h->slots = xcalloc(oldcap * 2, sizeof(struct slot));
+	h->mask = oldcap * 2 - 1;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].hash)
+			continue;
+		size_t j = old[i].hash & h->mask;
+		while (h->slots[j].hash)
+			j = (j + 1) & h->mask;
+		h->slots[j] = old[i];
+	}
+	free(old);
+}
+
+void htab_put(struct htab *h, const char *key, size_t len, uint64_t hash, void *val)
+{
+	if ((h->count + 1) * 4 > (h->mask + 1) * 3)
+		grow(h);
+	size_t i = find(h, key, len, hash);
+	if (!h->slots[i].hash)
+		h->count++;
+	h->slots[i] = (struct slot){hash, key, len, val};
+}
+
+void *htab_del(struct htab *h, const char *key, size_t len, uint64_t hash)
+{
+	size_t i = find(h, key, len, hash);
+	if (!h->slots[i].hash)
+		return NULL;
+	void *val = h->slots[i].val;
+	/* Backward-shift: pull later entries of the cluster into the hole. */
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & h->mask;
+		if (!h->slots[j].hash)
+			break;
+		size_t home = h->slots[j].hash & h->mask;
+		/* Move j into i unless its home lies cyclically in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			h->slots[i] = h->slots[j];
+			i = j;
+		}
+	}
+	h->slots[i].hash = 0;
+	h->count--;
+	return val;
+}
+
+void *htab_next(const struct htab *h, size_t *pos)
+{
+	for (size_t i = *pos; i <= h->mask; i++) {
+		if (h->slots[i].hash) {
+			*pos = i + 1;
+			return h->slots[i].val;
+		}
+	}
+	*pos = h->mask + 1;
+	return NULL;
+}

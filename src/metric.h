@@ -1,0 +1,43 @@
+/* metric: metric types and the sample value passed from the parser to the
+ * interval shard. Domain layer, values only (no functions with state). */
+#ifndef TALLYD_METRIC_H
+#define TALLYD_METRIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum metric_type {
+	METRIC_COUNTER = 0,
+	METRIC_GAUGE,
+	METRIC_SET,
+	METRIC_TIMER,        /* ms */
+	METRIC_HISTOGRAM,    /* h: aggregated like ms */
+	METRIC_DISTRIBUTION, /* d: aggregated like ms */
+	METRIC_TYPE_COUNT
+};
+
+/* "c", "g", "s", "ms", "h", "d". */
+const char *metric_type_name(enum metric_type t);
+
+static inline bool metric_is_timer(enum metric_type t)
+{
+	return t == METRIC_TIMER || t == METRIC_HISTOGRAM || t == METRIC_DISTRIBUTION;
+}
+
+/* One sample. key/member point into parser scratch or the packet and are
+ * borrowed until the callback that receives the sample returns. */
+struct sample {
+	enum metric_type type;
+	const char *key; /* series id: sanitised name + canonical ";k=v" tags */
+	size_t key_len;
+	size_t name_len;     /* key[0..name_len) is the name without tags */
+	double value;        /* counter increment, gauge value/delta, timer value */
+	double weight;       /* 1 / sample rate (1 when absent or invalid) */
+	const char *member;  /* set member (METRIC_SET only) */
+	size_t member_len;
+	bool gauge_delta;    /* value is a signed delta (+N / -N with gauge_deltas) */
+	int64_t timestamp;   /* |T<unix s>, 0 when absent */
+};
+
+#endif

@@ -1,0 +1,88 @@
+/* parse: the StatsD/DogStatsD line parser. Domain layer: pure, no I/O, no
+ * allocation. It walks a packet, splits it into lines and hands every
+ * sample, event and service check to the caller's callbacks. All pointers
+ * it passes are borrowed until the callback returns: they point into the
+ * caller's packet or into the caller-owned struct parse_scratch. */
+#ifndef TALLYD_PARSE_H
+#define TALLYD_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metric.h"
+
+/* statsd.tag_styles bits (off by default: such names are kept verbatim). */
+enum {
+	TAG_STYLE_LIBRATO = 1 << 0,  /* name#k=v,k2=v2 */
+	TAG_STYLE_INFLUXDB = 1 << 1, /* name,k=v,k2=v2 */
+	TAG_STYLE_SIGNALFX = 1 << 2, /* name[k=v,k2=v2]rest */
+};
+
+struct parse_opts {
+	bool gauge_deltas;  /* +N/-N on a gauge is a delta (statsd.gauge_deltas) */
+	bool sanitize;      /* reference statsd key sanitising (statsd.sanitize) */
+	unsigned tag_styles;
+	size_t max_name;    /* longest accepted name, bytes (server.max_name) */
+	size_t max_tags;    /* most tags on one line (server.max_tags) */
+};
+
+/* Defaults: gauge_deltas, sanitize, no extra tag styles, 512, 64. */
+void parse_opts_default(struct parse_opts *o);
+
+/* Caller-owned scratch space for canonical keys; one per thread. */
+#define PARSE_KEY_MAX 8192
+struct parse_scratch {
+	char key[PARSE_KEY_MAX];
+	char text[PARSE_KEY_MAX]; /* unescaped event text */
+};
+
+/* A DogStatsD event `_e{tlen,xlen}:title|text|d:ts|h:host|k:key|p:prio|s:src|t:type|#tags`. */
+struct parse_event {
+	const char *title;
+	size_t title_len;
+	const char *text; /* "\\n" unescaped to LF */
+	size_t text_len;
+	int64_t timestamp; /* 0 when absent */
+	const char *host, *agg_key, *priority, *source, *alert_type;
+	size_t host_len, agg_key_len, priority_len, source_len, alert_type_len;
+	const char *tags; /* canonical ";k=v;k2" form, may be empty */
+	size_t tags_len;
+};
+
+/* A DogStatsD service check `_sc|name|status|d:ts|h:host|#tags|m:message`. */
+struct parse_check {
+	const char *name;
+	size_t name_len;
+	int status; /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
+	int64_t timestamp;
+	const char *host, *message;
+	size_t host_len, message_len;
+	const char *tags;
+	size_t tags_len;
+};
+
+struct parse_handler {
+	void (*sample)(void *ctx, const struct sample *s);
+	void (*event)(void *ctx, const struct parse_event *e);          /* may be NULL */
+	void (*check)(void *ctx, const struct parse_check *c);          /* may be NULL */
+	/* A bad line (or a bad value group of a multi-group line): the line as
+	 * received and a static reason string. */
+	void (*bad)(void *ctx, const char *line, size_t len, const char *reason);
+	/* A sample whose rate was not a positive finite number (kept at rate 1). */
+	void (*invalid_rate)(void *ctx); /* may be NULL */
+};
+
+/* Parses one line (no newline inside; a trailing '\r' is ignored).
+ * Returns the number of samples/events/checks delivered, or -1 when the line
+ * was bad (handler->bad called). Empty lines return 0. */
+int parse_line(const char *line, size_t len, const struct parse_opts *o,
+	       struct parse_scratch *scr, const struct parse_handler *h, void *ctx);
+
+/* Splits a datagram on '\n' (accepting "\r\n") and parses every non-empty
+ * line. Returns the number of non-empty lines seen (statsd's
+ * metrics_received); bad lines are reported through handler->bad. */
+size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
+		    struct parse_scratch *scr, const struct parse_handler *h, void *ctx);
+
+#endif

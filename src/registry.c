@@ -1,0 +1,359 @@
+/* registry: the main thread's catalogue of series per kind, with the
+ * reference statsd's lifecycle — counters, timers and sets are reported
+ * (as zero/empty) every interval until deleted; gauges keep their value;
+ * with statsd.delete_idle, series that received nothing in an interval are
+ * removed after it. Iteration is in first-seen order, like the reference's
+ * JavaScript objects. Merging takes worker shards; formatting lives in gfmt;
+ * the admin views (util.inspect style) and deletes live here. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "htab.h"
+#include "num.h"
+#include "shard.h"
+#include "xalloc.h"
+
+struct kind_table {
+	struct htab *index;
+	struct reg_series **order; /* first-seen order; NULL = deleted slot */
+	size_t n, cap, live;
+};
+
+struct registry {
+	const struct config *cfg;
+	struct kind_table kinds[REG_KIND_COUNT];
+};
+
+static const char *const internal_counters[] = {"bad_lines_seen", "packets_received",
+						 "metrics_received"};
+
+static struct reg_series *lookup(const struct kind_table *t, const char *key, size_t len)
+{
+	return htab_get(t->index, key, len, htab_hash(key, len));
+}
+
+static struct reg_series *insert(struct kind_table *t, const char *key, size_t len,
+				 size_t name_len)
+{
+	struct reg_series *s = xcalloc(1, sizeof(*s));
+	s->key = xstrndup(key, len);
+	s->key_len = len;
+	s->name_len = name_len;
+	if (t->n == t->cap) {
+		/* Compact deleted slots before growing. */
+		size_t w = 0;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->order[i])
+				t->order[w++] = t->order[i];
+		t->n = w;
+		if (t->n * 2 >= t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 64;
+			t->order = xrealloc(t->order, t->cap * sizeof(*t->order));
+		}
+	}
+	t->order[t->n++] = s;
+	t->live++;
+	htab_put(t->index, s->key, len, htab_hash(s->key, len), s);
+	return s;
+}
+
+static void series_free(struct reg_series *s)
+{
+	free(s->key);
+	free(s->values);
+	htab_free(s->members, free);
+	free(s);
+}
+
+static void remove_at(struct kind_table *t, size_t i)
+{
+	struct reg_series *s = t->order[i];
+	htab_del(t->index, s->key, s->key_len, htab_hash(s->key, s->key_len));
+	t->order[i] = NULL;
+	t->live--;
+	series_free(s);
+}
+
+struct registry *registry_new(const struct config *cfg)
+{
+	struct registry *r = xcalloc(1, sizeof(*r));
+	r->cfg = cfg;
+	for (int k = 0; k < REG_KIND_COUNT; k++)
+		r->kinds[k].index = htab_new(1024);
+	/* The reference creates its internal counters at start-up. */
+	for (size_t i = 0; i < 3; i++) {
+		char key[256];
+		size_t n = (size_t)snprintf(key, sizeof(key), "%s.%s", cfg->prefix_stats,
+					    internal_counters[i]);
+		struct reg_series *s = insert(&r->kinds[REG_COUNTERS], key, n, n);
+		s->internal = true;
+		s->type = METRIC_COUNTER;
+	}
+	return r;
+}
+
+void registry_free(struct registry *r)
+{
+	if (!r)
+		return;
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		struct kind_table *t = &r->kinds[k];
+		for (size_t i = 0; i < t->n; i++)
+			if (t->order[i])
+				series_free(t->order[i]);
+		free(t->order);
+		htab_free(t->index, NULL);
+	}
+	free(r);
+}
+
+size_t registry_count(const struct registry *r, enum registry_kind k)
+{
+	return r->kinds[k].live;
+}
+
+size_t registry_total(const struct registry *r)
+{
+	size_t n = 0;
+	for (int k = 0; k < REG_KIND_COUNT; k++)
+		n += r->kinds[k].live;
+	return n;
+}
+
+struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos)
+{
+	const struct kind_table *t = &r->kinds[k];
+	while (*pos < t->n) {
+		struct reg_series *s = t->order[(*pos)++];
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+static void merge_entry(struct registry *r, enum registry_kind k, struct shard_entry *e,
+			struct selfstats *st)
+{
+	struct kind_table *t = &r->kinds[k];
+	struct reg_series *s = lookup(t, e->key, e->key_len);
+	bool fresh = false;
+
+	if (!s) {
+		if ((int64_t)registry_total(r) >= r->cfg->max_series) {
+			st->series_dropped++;
+			return;
+		}
+		s = insert(t, e->key, e->key_len, e->name_len);
+		fresh = true;
+	}
+	s->type = e->type;
+	s->updated = true;
+	switch (k) {
+	case REG_COUNTERS:
+		s->value += e->value;
+		break;
+	case REG_GAUGES:
+		/* A delta applies to the existing value; on a new gauge it
+		 * starts from 0, as the reference. */
+		if (e->gauge_abs || fresh)
+			s->value = e->value;
+		else
+			s->value += e->value;
+		break;
+	case REG_SETS: {
+		if (!e->members)
+			break;
+		if (!s->members)
+			s->members = htab_new(htab_count(e->members));
+		size_t pos = 0;
+		struct shard_member *m;
+		while ((m = htab_next(e->members, &pos)) != NULL) {
+			uint64_t h = htab_hash(m->data, m->len);
+			if (htab_get(s->members, m->data, m->len, h))
+				continue;
+			char *copy = xstrndup(m->data, m->len);
+			htab_put(s->members, copy, m->len, h, copy);
+		}
+		break;
+	}
+	case REG_TIMERS:
+		if (s->nvalues + e->nvalues > s->cap) {
+			s->cap = s->nvalues + e->nvalues;
+			s->values = xrealloc(s->values, s->cap * sizeof(double));
+		}
+		memcpy(s->values + s->nvalues, e->values, e->nvalues * sizeof(double));
+		s->nvalues += e->nvalues;
+		s->count += e->count;
+		break;
+	default:
+		break;
+	}
+}
+
+void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st)
+{
+	static const enum registry_kind map[SHARD_KIND_COUNT] = {
+	    [SHARD_COUNTERS] = REG_COUNTERS,
+	    [SHARD_TIMERS] = REG_TIMERS,
+	    [SHARD_GAUGES] = REG_GAUGES,
+	    [SHARD_SETS] = REG_SETS,
+	};
+	for (int k = 0; k < SHARD_KIND_COUNT; k++) {
+		size_t pos = 0;
+		struct shard_entry *e;
+		while ((e = shard_next(sh, (enum shard_kind)k, &pos)) != NULL)
+			merge_entry(r, map[k], e, st);
+	}
+	const struct selfstats *ss = shard_stats(sh);
+	selfstats_add_counters(st, ss);
+	if (ss->last_msg_seen > st->last_msg_seen)
+		st->last_msg_seen = ss->last_msg_seen;
+	shard_clear(sh);
+}
+
+void registry_set_internal(struct registry *r, const struct selfstats *interval, int64_t lag_s,
+			   bool have_lag)
+{
+	const uint64_t vals[3] = {interval->bad_lines_seen, interval->packets_received,
+				  interval->metrics_received};
+	struct kind_table *t = &r->kinds[REG_COUNTERS];
+	for (size_t i = 0; i < 3; i++) {
+		char key[256];
+		size_t n = (size_t)snprintf(key, sizeof(key), "%s.%s", r->cfg->prefix_stats,
+					    internal_counters[i]);
+		struct reg_series *s = lookup(t, key, n);
+		if (!s) { /* deleted through the admin interface: recreate */
+			s = insert(t, key, n, n);
+			s->internal = true;
+			s->type = METRIC_COUNTER;
+		}
+		s->value += (double)vals[i];
+	}
+	if (have_lag) {
+		char key[256];
+		size_t n = (size_t)snprintf(key, sizeof(key), "%s.timestamp_lag",
+					    r->cfg->prefix_stats);
+		struct kind_table *g = &r->kinds[REG_GAUGES];
+		struct reg_series *s = lookup(g, key, n);
+		if (!s) {
+			s = insert(g, key, n, n);
+			s->internal = true;
+			s->type = METRIC_GAUGE;
+		}
+		s->value = (double)lag_s;
+		s->updated = true;
+	}
+}
+
+void registry_end_interval(struct registry *r)
+{
+	bool del = r->cfg->delete_idle;
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		struct kind_table *t = &r->kinds[k];
+		for (size_t i = 0; i < t->n; i++) {
+			struct reg_series *s = t->order[i];
+			if (!s)
+				continue;
+			bool keep = s->updated || s->internal || !del;
+			if (!keep) {
+				remove_at(t, i);
+				continue;
+			}
+			s->updated = false;
+			if (k == REG_COUNTERS) {
+				s->value = 0;
+			} else if (k == REG_TIMERS) {
+				s->nvalues = 0;
+				s->count = 0;
+			} else if (k == REG_SETS && s->members) {
+				htab_free(s->members, free);
+				s->members = NULL;
+			}
+		}
+	}
+}
+
+/* util.inspect quotes keys that are not identifiers with single quotes. */
+static void inspect_key(struct buf *out, const char *k, size_t len)
+{
+	bool ident = len > 0 && !(k[0] >= '0' && k[0] <= '9');
+	for (size_t i = 0; i < len && ident; i++) {
+		char c = k[i];
+		ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '$';
+	}
+	if (ident) {
+		buf_append(out, k, len);
+		return;
+	}
+	buf_putc(out, '\'');
+	for (size_t i = 0; i < len; i++) {
+		if (k[i] == '\'' || k[i] == '\\')
+			buf_putc(out, '\\');
+		buf_putc(out, k[i]);
+	}
+	buf_putc(out, '\'');
+}
+
+void registry_inspect(const struct registry *r, enum registry_kind k, struct buf *out)
+{
+	const struct kind_table *t = &r->kinds[k];
+	if (t->live == 0) {
+		buf_puts(out, "{}\n");
+		return;
+	}
+	buf_puts(out, "{\n");
+	size_t seen = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct reg_series *s = t->order[i];
+		if (!s)
+			continue;
+		buf_puts(out, "  ");
+		inspect_key(out, s->key, s->key_len);
+		buf_puts(out, ": ");
+		if (k == REG_TIMERS) {
+			buf_putc(out, '[');
+			for (size_t j = 0; j < s->nvalues; j++) {
+				buf_puts(out, j ? ", " : " ");
+				buf_num(out, s->values[j]);
+			}
+			buf_puts(out, s->nvalues ? " ]" : "]");
+		} else if (k == REG_SETS) {
+			buf_printf(out, "%zu", s->members ? htab_count(s->members) : (size_t)0);
+		} else {
+			buf_num(out, s->value);
+		}
+		buf_puts(out, ++seen < t->live ? ",\n" : "\n");
+	}
+	buf_puts(out, "}\n");
+}
+
+void registry_delete(struct registry *r, enum registry_kind k, const char *bucket,
+		     struct buf *out)
+{
+	struct kind_table *t = &r->kinds[k];
+	size_t blen = strlen(bucket);
+	bool folder = blen >= 2 && bucket[blen - 1] == '*' && bucket[blen - 2] == '.';
+	size_t flen = folder ? blen - 1 : 0; /* "a.b." */
+	size_t found = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct reg_series *s = t->order[i];
+		if (!s)
+			continue;
+		bool match = (s->key_len == blen && memcmp(s->key, bucket, blen) == 0) ||
+			     (folder && s->key_len >= flen && memcmp(s->key, bucket, flen) == 0);
+		if (!match)
+			continue;
+		buf_puts(out, "deleted: ");
+		buf_append(out, s->key, s->key_len);
+		buf_putc(out, '\n');
+		remove_at(t, i);
+		found++;
+	}
+	if (found == 0)
+		buf_printf(out, "metric %s not found\n", bucket);
+}

@@ -1,0 +1,74 @@
+/* registry: every known series with the reference statsd's per-kind state
+ * (counters, timers, gauges, sets), the interval's merged aggregates, and
+ * the statsd-style views the admin interface shows. Domain layer: pure.
+ * Only the main thread touches it: worker shards are merged into it at the
+ * flush tick (registry_merge), formatted (gfmt), then reset for the next
+ * interval (registry_end_interval). */
+#ifndef TALLYD_REGISTRY_H
+#define TALLYD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "metric.h"
+#include "selfstats.h"
+
+struct shard;
+
+enum registry_kind { REG_COUNTERS = 0, REG_TIMERS, REG_GAUGES, REG_SETS, REG_KIND_COUNT };
+
+/* One series of one kind. key is owned by the registry. */
+struct reg_series {
+	char *key;
+	size_t key_len;
+	size_t name_len;  /* key[0..name_len) is the name, the rest ";k=v" tags */
+	enum metric_type type; /* the wire type last seen (ms, h or d for timers) */
+	bool internal;    /* the reference's own statsd.* counters and timestamp_lag */
+	bool updated;     /* received data this interval */
+	/* counters: interval count (sample-rate weighted); gauges: value */
+	double value;
+	/* timers: interval values (sorted by tstats at flush) and weighted count */
+	double *values;
+	size_t nvalues, cap;
+	double count;
+	/* sets: distinct members this interval (htab of owned strings) */
+	struct htab *members;
+};
+
+struct registry *registry_new(const struct config *cfg); /* cfg borrowed for life */
+void registry_free(struct registry *r);
+
+/* Folds one worker's interval shard into the registry; the shard is left
+ * empty. Series beyond server.max_series are dropped and counted in st. */
+void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st);
+
+/* Records the reference's internal counters (<prefix_stats>.packets_received,
+ * .metrics_received, .bad_lines_seen) for this interval and the
+ * timestamp_lag gauge (skipped at the first flush, as the reference). */
+void registry_set_internal(struct registry *r, const struct selfstats *interval,
+			   int64_t lag_s, bool have_lag);
+
+size_t registry_count(const struct registry *r, enum registry_kind k);
+size_t registry_total(const struct registry *r);
+
+/* Iteration over one kind, in insertion order; *pos starts at 0. */
+struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos);
+
+/* Ends the interval: counters to 0, timer values and set members cleared,
+ * and with statsd.delete_idle every series not updated this interval is
+ * removed (the internal counters are kept, as the reference keeps them). */
+void registry_end_interval(struct registry *r);
+
+/* Admin views, in the reference's util.inspect style: `counters`,
+ * `timers`, `gauges` (and `sets`). Appends to out, without the END line. */
+void registry_inspect(const struct registry *r, enum registry_kind k, struct buf *out);
+
+/* Admin delete: bucket is a full key or "folder.*". Appends the reference's
+ * "deleted: KEY" / "metric BUCKET not found" lines to out. */
+void registry_delete(struct registry *r, enum registry_kind k, const char *bucket,
+		     struct buf *out);
+
+#endif

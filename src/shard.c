@@ -1,0 +1,145 @@
+/* shard: per-worker interval aggregation. shard_record is on the per-line
+ * hot path: one hash, one probe, an in-place update; memory is allocated
+ * only when a series (or set member, or timer sample block) is first seen in
+ * the interval. It does not know about Graphite, windows or other workers:
+ * the registry merges shards at the flush tick. */
+#include "shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "htab.h"
+#include "xalloc.h"
+
+struct shard {
+	struct htab *tab[SHARD_KIND_COUNT];
+	size_t max_series;
+	struct selfstats stats;
+};
+
+struct shard *shard_new(size_t max_series)
+{
+	struct shard *s = xcalloc(1, sizeof(*s));
+	for (int k = 0; k < SHARD_KIND_COUNT; k++)
+		s->tab[k] = htab_new(64);
+	s->max_series = max_series;
+	return s;
+}
+
+static void free_entry(void *p)
+{
+	struct shard_entry *e = p;
+	free(e->values);
+	htab_free(e->members, free);
+	free(e);
+}
+
+void shard_free(struct shard *s)
+{
+	if (!s)
+		return;
+	for (int k = 0; k < SHARD_KIND_COUNT; k++)
+		htab_free(s->tab[k], free_entry);
+	free(s);
+}
+
+static enum shard_kind kind_of(enum metric_type t)
+{
+	switch (t) {
+	case METRIC_COUNTER:
+		return SHARD_COUNTERS;
+	case METRIC_GAUGE:
+		return SHARD_GAUGES;
+	case METRIC_SET:
+		return SHARD_SETS;
+	default:
+		return SHARD_TIMERS;
+	}
+}
+
+static void add_member(struct shard_entry *e, const char *m, size_t len)
+{
+	uint64_t h = htab_hash(m, len);
+	if (!e->members)
+		e->members = htab_new(8);
+	if (htab_get(e->members, m, len, h))
+		return;
+	struct shard_member *sm = xmalloc(sizeof(*sm) + len + 1);
+	sm->len = len;
+	memcpy(sm->data, m, len);
+	sm->data[len] = '\0';
+	htab_put(e->members, sm->data, len, h, sm);
+}
+
+bool shard_record(struct shard *s, const struct sample *smp)
+{
+	enum shard_kind k = kind_of(smp->type);
+	uint64_t h = htab_hash(smp->key, smp->key_len);
+	struct shard_entry *e = htab_get(s->tab[k], smp->key, smp->key_len, h);
+
+	if (!e) {
+		if (htab_count(s->tab[k]) >= s->max_series) {
+			s->stats.series_dropped++;
+			return false;
+		}
+		e = xcalloc(1, sizeof(*e) + smp->key_len + 1);
+		memcpy(e->key, smp->key, smp->key_len);
+		e->key_len = smp->key_len;
+		e->name_len = smp->name_len;
+		htab_put(s->tab[k], e->key, e->key_len, h, e);
+	}
+	e->type = smp->type;
+	switch (k) {
+	case SHARD_COUNTERS:
+		e->value += smp->value * smp->weight;
+		break;
+	case SHARD_GAUGES:
+		if (smp->gauge_delta) {
+			e->value += smp->value;
+		} else {
+			e->value = smp->value;
+			e->gauge_abs = true;
+		}
+		break;
+	case SHARD_SETS:
+		add_member(e, smp->member, smp->member_len);
+		break;
+	default:
+		if (e->nvalues == e->cap) {
+			e->cap = e->cap ? e->cap * 2 : 8;
+			e->values = xrealloc(e->values, e->cap * sizeof(double));
+		}
+		e->values[e->nvalues++] = smp->value;
+		e->count += smp->weight;
+		break;
+	}
+	return true;
+}
+
+struct selfstats *shard_stats(struct shard *s)
+{
+	return &s->stats;
+}
+
+size_t shard_count(const struct shard *s)
+{
+	size_t n = 0;
+	for (int k = 0; k < SHARD_KIND_COUNT; k++)
+		n += htab_count(s->tab[k]);
+	return n;
+}
+
+struct shard_entry *shard_next(const struct shard *s, enum shard_kind k, size_t *pos)
+{
+	return htab_next(s->tab[k], pos);
+}
+
+void shard_clear(struct shard *s)
+{
+	for (int k = 0; k < SHARD_KIND_COUNT; k++) {
+		size_t cap = htab_count(s->tab[k]);
+		htab_free(s->tab[k], free_entry);
+		s->tab[k] = htab_new(cap < 64 ? 64 : cap);
+	}
+	memset(&s->stats, 0, sizeof(s->stats));
+}

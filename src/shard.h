@@ -1,0 +1,59 @@
+/* shard: one intake worker's aggregates for the current flush interval —
+ * counter sums, gauge values/deltas, set members, timer samples — keyed by
+ * series id. Domain layer: pure, single-threaded (its worker owns it until
+ * the flush tick hands it to the main thread, which merges and empties it).
+ * It also carries the worker's self-stats counts for the interval. */
+#ifndef TALLYD_SHARD_H
+#define TALLYD_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "metric.h"
+#include "selfstats.h"
+
+struct htab;
+
+/* An aggregate for one series of one kind. key follows the struct. */
+struct shard_entry {
+	enum metric_type type; /* last wire type seen (ms, h or d for timers) */
+	size_t key_len;
+	size_t name_len;
+	double value;   /* counter sum; gauge: absolute value (+ deltas) or delta sum */
+	bool gauge_abs; /* gauge: an absolute value was set this interval */
+	double count;   /* timer: sum of weights */
+	double *values; /* timer samples */
+	size_t nvalues, cap;
+	struct htab *members; /* set members (owned strings) */
+	char key[];
+};
+
+enum shard_kind { SHARD_COUNTERS = 0, SHARD_TIMERS, SHARD_GAUGES, SHARD_SETS, SHARD_KIND_COUNT };
+
+/* max_series bounds the distinct series one interval may hold (per kind
+ * table); beyond it new series are dropped and counted. */
+struct shard *shard_new(size_t max_series);
+void shard_free(struct shard *s);
+
+/* Hot path: folds one sample in. Returns false if it was dropped (limit). */
+bool shard_record(struct shard *s, const struct sample *smp);
+
+/* The worker's self-stats for this interval (packets, lines, bad lines...). */
+struct selfstats *shard_stats(struct shard *s);
+
+size_t shard_count(const struct shard *s);
+
+/* Iterates one kind's entries; *pos starts at 0; NULL at the end. */
+struct shard_entry *shard_next(const struct shard *s, enum shard_kind k, size_t *pos);
+
+/* Empties the shard (entries freed, stats zeroed) for reuse. */
+void shard_clear(struct shard *s);
+
+/* Set members of an entry: iterate with htab_next; each value is a
+ * struct shard_member. */
+struct shard_member {
+	size_t len;
+	char data[];
+};
+
+#endif

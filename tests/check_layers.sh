@@ -1,0 +1,39 @@
+#!/bin/sh
+# Layering check (DESIGN.md §3): foundation files include only libc and
+# foundation headers; domain files include no libevent/hiredis/curl/socket
+# headers. Run by make check; exits non-zero naming every violation.
+top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$top/src" || exit 1
+foundation="log xalloc clock num buf htab"
+domain="metric parse config selfstats tstats shard registry gfmt"
+bad=0
+forbidden='#include *<(event2/|event\.h|hiredis|curl/|jansson|sys/socket\.h|netinet/|arpa/|sys/un\.h|netdb\.h|pthread\.h)'
+for m in $foundation $domain; do
+	for f in $m.c $m.h; do
+		[ -f "$f" ] || { echo "missing $f"; bad=1; continue; }
+		if grep -nE "$forbidden" "$f"; then
+			echo "layer violation: $f (domain/foundation) includes an edge header"
+			bad=1
+		fi
+	done
+done
+for m in $foundation; do
+	for f in $m.c $m.h; do
+		for inc in $(grep -oE '#include "[a-z_]+\.h"' "$f" | sed 's/.*"\(.*\)\.h"/\1/'); do
+			case " $foundation " in *" $inc "*) ;; *)
+				echo "layer violation: foundation $f includes $inc.h"; bad=1;;
+			esac
+		done
+	done
+done
+for m in $domain; do
+	for f in $m.c $m.h; do
+		for inc in $(grep -oE '#include "[a-z_]+\.h"' "$f" | sed 's/.*"\(.*\)\.h"/\1/'); do
+			case " $foundation $domain " in *" $inc "*) ;; *)
+				echo "layer violation: domain $f includes $inc.h"; bad=1;;
+			esac
+		done
+	done
+done
+[ $bad -eq 0 ] && echo "layers: ok ($(echo $foundation $domain | wc -w) modules checked)"
+exit $bad
