@@ -377,7 +377,6 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 	w->bufsize = (size_t)cfg->max_datagram;
 	w->bufs = xmalloc((size_t)BATCH * w->bufsize);
 	w->shard = shard_new((size_t)cfg->max_series);
-	w->spare = shard_new((size_t)cfg->max_series);
 	parse_opts_default(&w->popts);
 	w->popts.gauge_deltas = cfg->gauge_deltas;
 	w->popts.sanitize = cfg->sanitize;

@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "log.h"
 #include "registry.h"
+#include "xalloc.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_START 2
@@ -77,23 +78,18 @@ int main(int argc, char **argv)
 	char err[1024] = "";
 	struct config *cfg = config_new();
 	bool test_only = false;
+	const char *file = NULL;
+	char **overrides = xcalloc((size_t)argc, sizeof(char *));
+	size_t noverrides = 0;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "c:o:tVh")) != -1) {
 		switch (opt) {
 		case 'c':
-			if (config_load_file(cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tallyd: %s\n", err);
-				config_free(cfg);
-				return EXIT_CONFIG;
-			}
+			file = optarg;
 			break;
 		case 'o':
-			if (config_override(cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tallyd: %s\n", err);
-				config_free(cfg);
-				return EXIT_CONFIG;
-			}
+			overrides[noverrides++] = optarg;
 			break;
 		case 't':
 			test_only = true;
@@ -101,14 +97,17 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("tallyd %s\n", PACKAGE_VERSION);
 			config_free(cfg);
+			free(overrides);
 			return 0;
 		case 'h':
 			usage(stdout);
 			config_free(cfg);
+			free(overrides);
 			return 0;
 		default:
 			usage(stderr);
 			config_free(cfg);
+			free(overrides);
 			return EXIT_CONFIG;
 		}
 	}
@@ -116,8 +115,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tallyd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		config_free(cfg);
+		free(overrides);
 		return EXIT_CONFIG;
 	}
+	/* The file first, then every -o in order, wherever they stand. */
+	if (file && config_load_file(cfg, file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tallyd: %s\n", err);
+		config_free(cfg);
+		free(overrides);
+		return EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < noverrides; i++) {
+		if (config_override(cfg, overrides[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "tallyd: %s\n", err);
+			config_free(cfg);
+			free(overrides);
+			return EXIT_CONFIG;
+		}
+	}
+	free(overrides);
 	if (config_validate(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tallyd: %s\n", err);
 		config_free(cfg);
@@ -149,7 +165,6 @@ int main(int argc, char **argv)
 	flush = flush_new(base, cfg, reg, err, sizeof(err));
 	if (!flush) {
 		fprintf(stderr, "tallyd: %s\n", err);
-		rc = EXIT_CONFIG;
 		goto out;
 	}
 	in = intake_new(cfg, base, flush_on_swapped, flush, err, sizeof(err));

@@ -28,8 +28,8 @@ bool num_parse_double(const char *s, size_t len, double *out)
 		len--;
 	if (len == 0 || len >= sizeof(tmp))
 		return false;
-	/* strtod also takes "inf", "nan(...)": rejected below as non-finite,
-	 * but check the first byte so "nan" is never partially consumed. */
+	/* strtod also takes "inf", "infinity" and "nan(...)": all are consumed
+	 * whole and then rejected below as non-finite. */
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
 	errno = 0;
@@ -62,8 +62,8 @@ bool num_parse_int64(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
-static bool parse_scaled(const char *s, size_t len, const char *const *units,
-			 const int64_t *scale, size_t nunits, int64_t bare, int64_t *out)
+static bool parse_scaled(const char *s, size_t len, const char *const *units, const int64_t *scale,
+                         size_t nunits, int64_t bare, int64_t *out)
 {
 	size_t n = 0;
 	int64_t v;
@@ -132,7 +132,7 @@ size_t num_format(double v, char *buf)
 	for (; *p && *p != 'e'; p++)
 		if (*p >= '0' && *p <= '9')
 			digits[nd++] = *p;
-	exp10 = atoi(p + 1); /* safe: snprintf wrote a well-formed exponent */
+	exp10 = (int)strtol(p + 1, NULL, 10); /* snprintf wrote a well-formed exponent */
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
 	point = exp10 + 1; /* position of the decimal point after digit 0 */
@@ -163,7 +163,7 @@ size_t num_format(double v, char *buf)
 			o += nd - 1;
 		}
 		o += (size_t)snprintf(buf + o, NUM_FMT_MAX - o, "e%c%d", point - 1 < 0 ? '-' : '+',
-				      abs(point - 1));
+		                      abs(point - 1));
 	}
 	buf[o] = '\0';
 	return o;

@@ -1,0 +1,1012 @@
+/* test_config: the configuration table, parser and writers. Defaults; good
+ * and bad values of every type through -o (table-driven, exact messages);
+ * INI files written to mkstemp files (syntax, comments, quotes, long lines,
+ * errors naming file, line and key); validation; the dump round trip; and
+ * contrib/tallyd.conf against config_write_reference(). Run by make check. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "parse.h"
+
+#ifndef TEST_DATA_DIR
+#define TEST_DATA_DIR "tests/data"
+#endif
+
+static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
+                                   "server.tcp = 127.0.0.1:8125\n"
+                                   "server.unix =\n"
+                                   "server.unix_stream =\n"
+                                   "server.admin = 127.0.0.1:8126\n"
+                                   "server.http = 127.0.0.1:8127\n"
+                                   "server.port_file =\n"
+                                   "server.workers = 0\n"
+                                   "server.flush_interval = 10s\n"
+                                   "server.max_series = 1000000\n"
+                                   "server.log_level = info\n"
+                                   "server.rcvbuf = 8m\n"
+                                   "server.max_datagram = 64k\n"
+                                   "server.max_name = 512\n"
+                                   "server.max_tags = 64\n"
+                                   "statsd.percentiles = 90\n"
+                                   "statsd.exact_samples = 4096\n"
+                                   "statsd.histogram =\n"
+                                   "statsd.gauge_deltas = true\n"
+                                   "statsd.tag_styles =\n"
+                                   "statsd.delete_idle = false\n"
+                                   "statsd.prefix_stats = statsd\n"
+                                   "statsd.sanitize = true\n"
+                                   "graphite.address =\n"
+                                   "graphite.legacy_namespace = true\n"
+                                   "graphite.prefix = stats\n"
+                                   "graphite.suffix =\n"
+                                   "graphite.buffer_max = 64m\n";
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* The dump as a malloc'd string. */
+static char *dump(const struct config *c)
+{
+	char *p = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&p, &n);
+	config_dump(c, f);
+	fclose(f);
+	return p;
+}
+
+/* The dump line of one key ("section.key = value"), malloc'd, or NULL. */
+static char *dump_line(const struct config *c, const char *name)
+{
+	char *all = dump(c), *res = NULL;
+	size_t nl = strlen(name);
+	for (char *line = all; line && *line;) {
+		char *end = strchr(line, '\n');
+		if (strncmp(line, name, nl) == 0 && line[nl] == ' ') {
+			res = strndup(line, (size_t)(end - line));
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	free(all);
+	return res;
+}
+
+/* Writes len bytes to a new temporary file; its path goes to path. */
+static void write_temp(const char *content, size_t len, char *path, size_t pathlen)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(path, pathlen, "%s/test_config.XXXXXX", dir && dir[0] ? dir : "/tmp");
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, content, len) == (ssize_t)len);
+	close(fd);
+}
+
+/* Loads content as a file into c; returns config_load_file's result. */
+static int load_text(struct config *c, const char *content, size_t len, char *path, size_t pathlen,
+                     char *err, size_t errlen)
+{
+	write_temp(content, len, path, pathlen);
+	int rc = config_load_file(c, path, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *p = NULL;
+	size_t cap = 0, n = 0, r;
+	do {
+		if (n + 4096 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(p, cap);
+		}
+		r = fread(p + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	*len = n;
+	return p;
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void test_defaults(void)
+{
+	struct config *c = config_new();
+
+	CU_ASSERT_STRING_EQUAL(c->udp, "127.0.0.1:8125");
+	CU_ASSERT_STRING_EQUAL(c->tcp, "127.0.0.1:8125");
+	CU_ASSERT_STRING_EQUAL(c->unix_dgram, "");
+	CU_ASSERT_STRING_EQUAL(c->unix_stream, "");
+	CU_ASSERT_STRING_EQUAL(c->admin, "127.0.0.1:8126");
+	CU_ASSERT_STRING_EQUAL(c->http, "127.0.0.1:8127");
+	CU_ASSERT_STRING_EQUAL(c->port_file, "");
+	CU_ASSERT_EQUAL(c->workers, 0);
+	CU_ASSERT_EQUAL(c->flush_interval_ms, 10000);
+	CU_ASSERT_EQUAL(c->max_series, 1000000);
+	CU_ASSERT_EQUAL(c->log_level, LOG_LVL_INFO);
+	CU_ASSERT_EQUAL(c->rcvbuf, 8 << 20);
+	CU_ASSERT_EQUAL(c->max_datagram, 65536);
+	CU_ASSERT_EQUAL(c->max_name, 512);
+	CU_ASSERT_EQUAL(c->max_tags, 64);
+	CU_ASSERT_EQUAL_FATAL(c->npercentiles, 1);
+	CU_ASSERT_DOUBLE_EQUAL(c->percentiles[0], 90, 0);
+	CU_ASSERT_EQUAL(c->exact_samples, 4096);
+	CU_ASSERT_EQUAL(c->nhistograms, 0);
+	CU_ASSERT_PTR_NULL(c->histograms);
+	CU_ASSERT_TRUE(c->gauge_deltas);
+	CU_ASSERT_EQUAL(c->tag_styles, 0);
+	CU_ASSERT_FALSE(c->delete_idle);
+	CU_ASSERT_STRING_EQUAL(c->prefix_stats, "statsd");
+	CU_ASSERT_TRUE(c->sanitize);
+	CU_ASSERT_STRING_EQUAL(c->graphite_address, "");
+	CU_ASSERT_TRUE(c->graphite_legacy);
+	CU_ASSERT_STRING_EQUAL(c->graphite_prefix, "stats");
+	CU_ASSERT_STRING_EQUAL(c->graphite_suffix, "");
+	CU_ASSERT_EQUAL(c->graphite_buffer_max, 64LL << 20);
+
+	char *d = dump(c);
+	CU_ASSERT_STRING_EQUAL(d, default_dump);
+	free(d);
+
+	char err[256] = "";
+	CU_ASSERT_EQUAL(config_validate(c, err, sizeof(err)), 0);
+	config_free(c);
+	config_free(NULL);
+}
+
+/* ---- good values: -o, then the dump shows the canonical form ------------ */
+
+struct good {
+	const char *assign; /* -o argument */
+	const char *line;   /* expected dump line */
+};
+
+static const struct good good_cases[] = {
+    /* address */
+    {"server.udp=0.0.0.0:8125", "server.udp = 0.0.0.0:8125"},
+    {"server.udp=[::1]:8125", "server.udp = [::1]:8125"},
+    {"server.udp=[::]:0", "server.udp = [::]:0"},
+    {"server.udp=[fe80::1%eth0]:8125", "server.udp = [fe80::1%eth0]:8125"},
+    {"server.udp=[::ffff:127.0.0.1]:1", "server.udp = [::ffff:127.0.0.1]:1"},
+    {"server.udp=localhost:65535", "server.udp = localhost:65535"},
+    {"server.udp=my-host_1.example.com:1", "server.udp = my-host_1.example.com:1"},
+    {"server.udp=", "server.udp ="},
+    {"server.udp=\"\"", "server.udp ="},
+    {" server.udp = 127.0.0.1:9125 ", "server.udp = 127.0.0.1:9125"},
+    {"server.tcp=127.0.0.1:0", "server.tcp = 127.0.0.1:0"},
+    {"server.admin=", "server.admin ="},
+    {"server.http=[::1]:8127", "server.http = [::1]:8127"},
+    {"graphite.address=graphite.example.com:2003", "graphite.address = graphite.example.com:2003"},
+    /* path (quoted when it needs to be) */
+    {"server.unix=/run/tallyd/statsd.sock", "server.unix = /run/tallyd/statsd.sock"},
+    {"server.unix_stream=/tmp/s", "server.unix_stream = /tmp/s"},
+    {"server.port_file=\"  /tmp/with spaces  \"", "server.port_file = \"  /tmp/with spaces  \""},
+    {"server.port_file=/tmp/a \"b\" c", "server.port_file = /tmp/a \"b\" c"},
+    {"server.port_file=\"\\\"x\\\\y\"", "server.port_file = \"\\\"x\\\\y\""},
+    {"server.port_file=a\\b", "server.port_file = a\\b"},
+    {"server.port_file=/tmp/x;y#z", "server.port_file = /tmp/x;y#z"},
+    {"server.port_file=a\tb", "server.port_file = a\tb"},
+    /* int */
+    {"server.workers=0", "server.workers = 0"},
+    {"server.workers=256", "server.workers = 256"},
+    {"server.workers=+7", "server.workers = 7"},
+    {"server.workers=007", "server.workers = 7"},
+    {"server.max_series=1", "server.max_series = 1"},
+    {"server.max_series=100000000", "server.max_series = 100000000"},
+    {"server.max_tags=0", "server.max_tags = 0"},
+    {"server.max_tags=256", "server.max_tags = 256"},
+    {"statsd.exact_samples=16", "statsd.exact_samples = 16"},
+    {"statsd.exact_samples=1000000", "statsd.exact_samples = 1000000"},
+    /* duration */
+    {"server.flush_interval=100ms", "server.flush_interval = 100ms"},
+    {"server.flush_interval=1h", "server.flush_interval = 1h"},
+    {"server.flush_interval=2", "server.flush_interval = 2s"},
+    {"server.flush_interval=1500ms", "server.flush_interval = 1500ms"},
+    {"server.flush_interval=90s", "server.flush_interval = 90s"},
+    {"server.flush_interval=60000ms", "server.flush_interval = 1m"},
+    {"server.flush_interval=3600", "server.flush_interval = 1h"},
+    /* size */
+    {"server.rcvbuf=0", "server.rcvbuf = 0"},
+    {"server.rcvbuf=1g", "server.rcvbuf = 1g"},
+    {"server.rcvbuf=1G", "server.rcvbuf = 1g"},
+    {"server.rcvbuf=1048576", "server.rcvbuf = 1m"},
+    {"server.rcvbuf=2048k", "server.rcvbuf = 2m"},
+    {"server.rcvbuf=1000", "server.rcvbuf = 1000"},
+    {"server.max_datagram=64", "server.max_datagram = 64"},
+    {"server.max_datagram=1m", "server.max_datagram = 1m"},
+    {"server.max_name=1", "server.max_name = 1"},
+    {"server.max_name=4k", "server.max_name = 4k"},
+    {"graphite.buffer_max=0", "graphite.buffer_max = 0"},
+    {"graphite.buffer_max=4g", "graphite.buffer_max = 4g"},
+    /* log level */
+    {"server.log_level=debug", "server.log_level = debug"},
+    {"server.log_level=error", "server.log_level = error"},
+    {"server.log_level=warn", "server.log_level = warn"},
+    /* bool */
+    {"statsd.delete_idle=true", "statsd.delete_idle = true"},
+    {"statsd.delete_idle=yes", "statsd.delete_idle = true"},
+    {"statsd.delete_idle=On", "statsd.delete_idle = true"},
+    {"statsd.delete_idle=1", "statsd.delete_idle = true"},
+    {"statsd.delete_idle=TRUE", "statsd.delete_idle = true"},
+    {"statsd.gauge_deltas=false", "statsd.gauge_deltas = false"},
+    {"statsd.gauge_deltas=no", "statsd.gauge_deltas = false"},
+    {"statsd.gauge_deltas=OFF", "statsd.gauge_deltas = false"},
+    {"statsd.gauge_deltas=0", "statsd.gauge_deltas = false"},
+    {"statsd.sanitize=False", "statsd.sanitize = false"},
+    {"graphite.legacy_namespace=false", "graphite.legacy_namespace = false"},
+    /* percentiles */
+    {"statsd.percentiles=90, -10, 99.9", "statsd.percentiles = 90, -10, 99.9"},
+    {"statsd.percentiles=50 75 90", "statsd.percentiles = 50, 75, 90"},
+    {"statsd.percentiles= 95 , 99 ", "statsd.percentiles = 95, 99"},
+    {"statsd.percentiles=95,99", "statsd.percentiles = 95, 99"},
+    {"statsd.percentiles=100", "statsd.percentiles = 100"},
+    {"statsd.percentiles=-100", "statsd.percentiles = -100"},
+    {"statsd.percentiles=99.99", "statsd.percentiles = 99.99"},
+    {"statsd.percentiles=0.001", "statsd.percentiles = 0.001"},
+    {"statsd.percentiles=0x10", "statsd.percentiles = 16"},
+    {"statsd.percentiles=1e1", "statsd.percentiles = 10"},
+    /* histogram */
+    {"statsd.histogram=render:0.01,0.1,1,10,inf; histo:50,100,150,200",
+     "statsd.histogram = render:0.01,0.1,1,10,inf; histo:50,100,150,200"},
+    {"statsd.histogram= a : 1 , 2 ;b:3", "statsd.histogram = a:1,2; b:3"},
+    {"statsd.histogram=:50,100,inf", "statsd.histogram = :50,100,inf"},
+    {"statsd.histogram=debug:; :1", "statsd.histogram = debug:; :1"},
+    {"statsd.histogram=x:inf", "statsd.histogram = x:inf"},
+    {"statsd.histogram=x:INF", "statsd.histogram = x:inf"},
+    {"statsd.histogram=x:-5,0,5", "statsd.histogram = x:-5,0,5"},
+    {"statsd.histogram=x:1, 2 3", "statsd.histogram = x:1,2,3"},
+    {"statsd.histogram=x:1e3", "statsd.histogram = x:1000"},
+    {"statsd.histogram=a.b-c:1;a.b:2", "statsd.histogram = a.b-c:1; a.b:2"},
+    {"statsd.histogram=", "statsd.histogram ="},
+    {"statsd.histogram=  ", "statsd.histogram ="},
+    /* tag styles */
+    {"statsd.tag_styles=librato", "statsd.tag_styles = librato"},
+    {"statsd.tag_styles=signalfx, librato", "statsd.tag_styles = librato, signalfx"},
+    {"statsd.tag_styles=influxdb influxdb", "statsd.tag_styles = influxdb"},
+    {"statsd.tag_styles=LIBRATO,influxdb,signalfx",
+     "statsd.tag_styles = librato, influxdb, signalfx"},
+    {"statsd.tag_styles=", "statsd.tag_styles ="},
+    /* names */
+    {"statsd.prefix_stats=my.app", "statsd.prefix_stats = my.app"},
+    {"statsd.prefix_stats=a;b#c", "statsd.prefix_stats = a;b#c"},
+    {"graphite.prefix=", "graphite.prefix ="},
+    {"graphite.prefix=\"\"", "graphite.prefix ="},
+    {"graphite.suffix=sfx", "graphite.suffix = sfx"},
+    {"graphite.suffix=\"sfx\"", "graphite.suffix = sfx"},
+};
+
+static void test_good_values(void)
+{
+	for (size_t i = 0; i < sizeof(good_cases) / sizeof(good_cases[0]); i++) {
+		const struct good *g = &good_cases[i];
+		struct config *c = config_new();
+		char err[512] = "";
+		int rc = config_override(c, g->assign, err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, 0);
+		const char *dot = strchr(g->line, ' ');
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)(dot - g->line), g->line);
+		char *line = dump_line(c, name);
+		CU_ASSERT_PTR_NOT_NULL(line);
+		if (rc != 0 || !line || strcmp(line, g->line) != 0) {
+			CU_FAIL("good value");
+			fprintf(stderr, "\ncase %zu '%s': rc=%d err='%s' dump='%s' want='%s'\n", i,
+			        g->assign, rc, err, line ? line : "(none)", g->line);
+		}
+		free(line);
+		config_free(c);
+	}
+}
+
+/* The values behind a few dump lines, in the struct. */
+static void test_good_fields(void)
+{
+	struct config *c = config_new();
+	char err[512] = "";
+	static const char *const sets[] = {
+	    "statsd.percentiles=90, -10, 99.9",
+	    "statsd.histogram=render:0.01,0.1,1,10,inf; :50,100; debug:",
+	    "statsd.tag_styles=librato, signalfx",
+	    "server.workers=12",
+	    "server.log_level=debug",
+	    "server.flush_interval=2s",
+	    "server.port_file=\"  a \\\"b\\\" \\\\ c  \"",
+	};
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		CU_ASSERT_EQUAL(config_override(c, sets[i], err, sizeof(err)), 0);
+
+	CU_ASSERT_EQUAL_FATAL(c->npercentiles, 3);
+	CU_ASSERT_DOUBLE_EQUAL(c->percentiles[0], 90, 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->percentiles[1], -10, 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->percentiles[2], 99.9, 0);
+
+	CU_ASSERT_EQUAL_FATAL(c->nhistograms, 3);
+	CU_ASSERT_STRING_EQUAL(c->histograms[0].metric, "render");
+	CU_ASSERT_EQUAL_FATAL(c->histograms[0].nbins, 5);
+	CU_ASSERT_DOUBLE_EQUAL(c->histograms[0].bins[0], 0.01, 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->histograms[0].bins[3], 10, 0);
+	CU_ASSERT_TRUE(isinf(c->histograms[0].bins[4]) && c->histograms[0].bins[4] > 0);
+	CU_ASSERT_STRING_EQUAL(c->histograms[1].metric, "");
+	CU_ASSERT_EQUAL(c->histograms[1].nbins, 2);
+	CU_ASSERT_STRING_EQUAL(c->histograms[2].metric, "debug");
+	CU_ASSERT_EQUAL(c->histograms[2].nbins, 0);
+
+	CU_ASSERT_EQUAL(c->tag_styles, TAG_STYLE_LIBRATO | TAG_STYLE_SIGNALFX);
+	CU_ASSERT_EQUAL(c->workers, 12);
+	CU_ASSERT_EQUAL(c->log_level, LOG_LVL_DEBUG);
+	CU_ASSERT_EQUAL(c->flush_interval_ms, 2000);
+	CU_ASSERT_STRING_EQUAL(c->port_file, "  a \"b\" \\ c  ");
+
+	/* A later value replaces an earlier one (lists included). */
+	CU_ASSERT_EQUAL(config_override(c, "statsd.percentiles=50", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c->npercentiles, 1);
+	CU_ASSERT_EQUAL(config_override(c, "statsd.histogram=", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c->nhistograms, 0);
+	config_free(c);
+}
+
+/* ---- bad values: the exact -o error, and the config is left unchanged -- */
+
+#define X10 "xxxxxxxxxx"
+
+struct bad {
+	const char *assign;
+	const char *err;
+};
+
+static const struct bad bad_cases[] = {
+    /* address */
+    {"server.udp=127.0.0.1",
+     "-o server.udp: \"127.0.0.1\": expected host:port, [v6-address]:port or empty"},
+    {"server.udp=:8125",
+     "-o server.udp: \":8125\": expected host:port, [v6-address]:port or empty"},
+    {"server.udp=host:", "-o server.udp: \"host:\": port must be a number from 0 to 65535"},
+    {"server.udp=host:65536",
+     "-o server.udp: \"host:65536\": port must be a number from 0 to 65535"},
+    {"server.udp=host:123456",
+     "-o server.udp: \"host:123456\": port must be a number from 0 to 65535"},
+    {"server.udp=host:-1", "-o server.udp: \"host:-1\": port must be a number from 0 to 65535"},
+    {"server.udp=host:+1", "-o server.udp: \"host:+1\": port must be a number from 0 to 65535"},
+    {"server.udp=host:http", "-o server.udp: \"host:http\": port must be a number from 0 to 65535"},
+    {"server.udp=::1:8125",
+     "-o server.udp: \"::1:8125\": an IPv6 address needs brackets, e.g. [::1]:8125"},
+    {"server.udp=[::1]", "-o server.udp: \"[::1]\": expected [v6-address]:port"},
+    {"server.udp=[::1]8125", "-o server.udp: \"[::1]8125\": expected [v6-address]:port"},
+    {"server.udp=[]:1", "-o server.udp: \"[]:1\": expected [v6-address]:port"},
+    {"server.udp=[::1:1", "-o server.udp: \"[::1:1\": expected [v6-address]:port"},
+    {"server.udp=[1.2.3.4]:1", "-o server.udp: \"[1.2.3.4]:1\": expected [v6-address]:port"},
+    {"server.udp=[::1]:80x", "-o server.udp: \"[::1]:80x\": port must be a number from 0 to 65535"},
+    {"server.udp=[:/:]:1", "-o server.udp: \"[:/:]:1\": bad character '/' in IPv6 address"},
+    {"server.udp=host name:1", "-o server.udp: \"host name:1\": bad character ' ' in host name"},
+    {"server.udp=ho/st:1", "-o server.udp: \"ho/st:1\": bad character '/' in host name"},
+    {"graphite.address=graphite", "-o graphite.address: \"graphite\": expected host:port, "
+                                  "[v6-address]:port or empty"},
+    /* int */
+    {"server.workers=257", "-o server.workers: 257 is out of range 0..256"},
+    {"server.workers=-1", "-o server.workers: -1 is out of range 0..256"},
+    {"server.workers=99999999999999999999",
+     "-o server.workers: \"99999999999999999999\" is not an integer"},
+    {"server.workers=1.5", "-o server.workers: \"1.5\" is not an integer"},
+    {"server.workers=", "-o server.workers: \"\" is not an integer"},
+    {"server.workers=four", "-o server.workers: \"four\" is not an integer"},
+    {"server.max_series=0", "-o server.max_series: 0 is out of range 1..100000000"},
+    {"server.max_series=100000001", "-o server.max_series: 100000001 is out of range 1..100000000"},
+    {"server.max_tags=257", "-o server.max_tags: 257 is out of range 0..256"},
+    {"statsd.exact_samples=15", "-o statsd.exact_samples: 15 is out of range 16..1000000"},
+    {"statsd.exact_samples=1000001",
+     "-o statsd.exact_samples: 1000001 is out of range 16..1000000"},
+    /* duration */
+    {"server.flush_interval=50ms", "-o server.flush_interval: 50ms is out of range 100ms..1h"},
+    {"server.flush_interval=2h", "-o server.flush_interval: 2h is out of range 100ms..1h"},
+    {"server.flush_interval=0", "-o server.flush_interval: 0s is out of range 100ms..1h"},
+    {"server.flush_interval=10x",
+     "-o server.flush_interval: \"10x\" is not a duration (an integer with unit ms, s, m, h "
+     "or d; a bare number is seconds)"},
+    {"server.flush_interval=1.5s",
+     "-o server.flush_interval: \"1.5s\" is not a duration (an integer with unit ms, s, m, h "
+     "or d; a bare number is seconds)"},
+    {"server.flush_interval=-1s",
+     "-o server.flush_interval: \"-1s\" is not a duration (an integer with unit ms, s, m, h "
+     "or d; a bare number is seconds)"},
+    {"server.flush_interval=",
+     "-o server.flush_interval: \"\" is not a duration (an integer with unit ms, s, m, h or "
+     "d; a bare number is seconds)"},
+    /* size */
+    {"server.rcvbuf=2g", "-o server.rcvbuf: 2g is out of range 0..1g"},
+    {"server.rcvbuf=1t",
+     "-o server.rcvbuf: \"1t\" is not a size (an integer of bytes, optionally with k, m or g)"},
+    {"server.rcvbuf=-1",
+     "-o server.rcvbuf: \"-1\" is not a size (an integer of bytes, optionally with k, m or g)"},
+    {"server.max_datagram=63", "-o server.max_datagram: 63 is out of range 64..1m"},
+    {"server.max_datagram=1025k", "-o server.max_datagram: 1025k is out of range 64..1m"},
+    {"server.max_name=0", "-o server.max_name: 0 is out of range 1..4k"},
+    {"server.max_name=4097", "-o server.max_name: 4097 is out of range 1..4k"},
+    {"graphite.buffer_max=5g", "-o graphite.buffer_max: 5g is out of range 0..4g"},
+    /* log level */
+    {"server.log_level=verbose",
+     "-o server.log_level: \"verbose\": expected error, warn, info or debug"},
+    {"server.log_level=INFO", "-o server.log_level: \"INFO\": expected error, warn, info or debug"},
+    {"server.log_level=", "-o server.log_level: \"\": expected error, warn, info or debug"},
+    /* bool */
+    {"statsd.sanitize=maybe",
+     "-o statsd.sanitize: \"maybe\": expected true, false, yes, no, on, off, 1 or 0"},
+    {"statsd.sanitize=",
+     "-o statsd.sanitize: \"\": expected true, false, yes, no, on, off, 1 or 0"},
+    {"statsd.sanitize=2",
+     "-o statsd.sanitize: \"2\": expected true, false, yes, no, on, off, 1 or 0"},
+    {"statsd.sanitize=truee",
+     "-o statsd.sanitize: \"truee\": expected true, false, yes, no, on, off, 1 or 0"},
+    /* percentiles */
+    {"statsd.percentiles=", "-o statsd.percentiles: at least one percentile is needed"},
+    {"statsd.percentiles=0",
+     "-o statsd.percentiles: percentile 0 must be from -100 to 100 and not 0"},
+    {"statsd.percentiles=101",
+     "-o statsd.percentiles: percentile 101 must be from -100 to 100 and not 0"},
+    {"statsd.percentiles=-100.5",
+     "-o statsd.percentiles: percentile -100.5 must be from -100 to 100 and not 0"},
+    {"statsd.percentiles=90 abc", "-o statsd.percentiles: \"abc\" is not a number"},
+    {"statsd.percentiles=NaN", "-o statsd.percentiles: \"NaN\" is not a number"},
+    {"statsd.percentiles=inf", "-o statsd.percentiles: \"inf\" is not a number"},
+    {"statsd.percentiles=1e400", "-o statsd.percentiles: \"1e400\" is not a number"},
+    {"statsd.percentiles=90,,99", "-o statsd.percentiles: empty entry in the list (stray comma)"},
+    {"statsd.percentiles=,90", "-o statsd.percentiles: empty entry in the list (stray comma)"},
+    {"statsd.percentiles=90,", "-o statsd.percentiles: empty entry in the list (stray comma)"},
+    {"statsd.percentiles=90 90.0", "-o statsd.percentiles: percentile 90.0 is listed twice"},
+    /* histogram */
+    {"statsd.histogram=render",
+     "-o statsd.histogram: entry \"render\" has no ':' (expected metric:bin,bin,...)"},
+    {"statsd.histogram=a:1;;b:2", "-o statsd.histogram: empty histogram entry (stray ';')"},
+    {"statsd.histogram=a:1;", "-o statsd.histogram: empty histogram entry (stray ';')"},
+    {"statsd.histogram=;a:1", "-o statsd.histogram: empty histogram entry (stray ';')"},
+    {"statsd.histogram=a:2,1",
+     "-o statsd.histogram: histogram \"a\": bins must be strictly ascending (1)"},
+    {"statsd.histogram=a:1,1",
+     "-o statsd.histogram: histogram \"a\": bins must be strictly ascending (1)"},
+    {"statsd.histogram=a:inf,1", "-o statsd.histogram: histogram \"a\": inf must be the last bin"},
+    {"statsd.histogram=a:inf,inf",
+     "-o statsd.histogram: histogram \"a\": inf must be the last bin"},
+    {"statsd.histogram=a:x", "-o statsd.histogram: histogram \"a\": bin \"x\" is not a number"},
+    {"statsd.histogram=a:nan", "-o statsd.histogram: histogram \"a\": bin \"nan\" is not a number"},
+    {"statsd.histogram=a:1e400",
+     "-o statsd.histogram: histogram \"a\": bin \"1e400\" is not a number"},
+    {"statsd.histogram=a:1,,2", "-o statsd.histogram: histogram \"a\": empty bin (stray comma)"},
+    {"statsd.histogram=a:1; a :2", "-o statsd.histogram: histogram \"a\" is listed twice"},
+    {"statsd.histogram=a:1; b:2:3",
+     "-o statsd.histogram: histogram \"b\": bin \"2:3\" is not a number"},
+    /* tag styles */
+    {"statsd.tag_styles=dogstatsd",
+     "-o statsd.tag_styles: unknown tag style \"dogstatsd\" (expected librato, influxdb or "
+     "signalfx)"},
+    {"statsd.tag_styles=librato,,influxdb",
+     "-o statsd.tag_styles: empty entry in the list (stray comma)"},
+    {"statsd.tag_styles=librato,", "-o statsd.tag_styles: empty entry in the list (stray comma)"},
+    /* names and paths */
+    {"statsd.prefix_stats=", "-o statsd.prefix_stats: must not be empty"},
+    {"statsd.prefix_stats=\"\"", "-o statsd.prefix_stats: must not be empty"},
+    {"statsd.prefix_stats=a b",
+     "-o statsd.prefix_stats: \"a b\": whitespace is not allowed in a name"},
+    {"graphite.prefix=\" stats\"",
+     "-o graphite.prefix: \" stats\": whitespace is not allowed in a name"},
+    {"graphite.suffix=a\tb", "-o graphite.suffix: \"a\tb\": whitespace is not allowed in a name"},
+    {"graphite.suffix=" X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 "xxxxxxxxx", /* 129 */
+     "-o graphite.suffix: 129 bytes long, at most 128 allowed"},
+    /* value syntax */
+    {"server.port_file=\"abc", "-o server.port_file: quoted value has no closing '\"'"},
+    {"server.port_file=\"abc\\\"", "-o server.port_file: quoted value has no closing '\"'"},
+    {"server.port_file=\"abc\"x",
+     "-o server.port_file: text after the closing '\"' of a quoted value"},
+    {"server.port_file=\"abc\" \"d\"",
+     "-o server.port_file: text after the closing '\"' of a quoted value"},
+    {"server.port_file=\"a\\nb\"",
+     "-o server.port_file: unknown escape in quoted value (only \\\" and \\\\ are allowed)"},
+    {"server.port_file=a\001b", "-o server.port_file: control character 0x01 in value"},
+    {"server.port_file=a\nb", "-o server.port_file: control character 0x0a in value"},
+    {"server.port_file=a\177b", "-o server.port_file: control character 0x7f in value"},
+    /* -o syntax, unknown names */
+    {"server.udp", "-o server.udp: expected section.key=value"},
+    {"udp=1.2.3.4:1", "-o udp=1.2.3.4:1: expected section.key=value"},
+    {".udp=1.2.3.4:1", "-o .udp=1.2.3.4:1: expected section.key=value"},
+    {"server.=1", "-o server.=1: expected section.key=value"},
+    {"=1", "-o =1: expected section.key=value"},
+    {"", "-o : expected section.key=value"},
+    {"bogus.key=1", "-o bogus.key: unknown section"},
+    {"Server.udp=1.2.3.4:1", "-o Server.udp: unknown section"},
+    {"server.bogus=1", "-o server.bogus: unknown key"},
+    {"server.UDP=1.2.3.4:1", "-o server.UDP: unknown key"},
+    {"statsd.udp=1.2.3.4:1", "-o statsd.udp: unknown key"},
+    {"server.udp.x=1", "-o server.udp.x: unknown key"},
+};
+
+static void test_bad_values(void)
+{
+	char *before;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad *b = &bad_cases[i];
+		struct config *c = config_new();
+		/* non-default lists first, so "unchanged" covers them */
+		char err[512] = "";
+		CU_ASSERT_EQUAL(config_override(c, "statsd.histogram=h:1,2,inf", err, sizeof(err)),
+		                0);
+		CU_ASSERT_EQUAL(config_override(c, "statsd.percentiles=50,99", err, sizeof(err)),
+		                0);
+		CU_ASSERT_EQUAL(config_override(c, "server.port_file=/tmp/pf", err, sizeof(err)),
+		                0);
+		before = dump(c);
+		snprintf(err, sizeof(err), "(unset)");
+		int rc = config_override(c, b->assign, err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, -1);
+		CU_ASSERT_STRING_EQUAL(err, b->err);
+		if (rc != -1 || strcmp(err, b->err) != 0)
+			fprintf(stderr, "\ncase %zu '%s': rc=%d\n   got '%s'\n  want '%s'\n", i,
+			        b->assign, rc, err, b->err);
+		char *after = dump(c);
+		CU_ASSERT_STRING_EQUAL(after, before);
+		free(after);
+		free(before);
+		config_free(c);
+	}
+}
+
+/* A long bad value is quoted back cut short, and the message fits err. */
+static void test_long_bad_value(void)
+{
+	size_t n = 10000;
+	char *a = malloc(n + 32);
+	int p = snprintf(a, n + 32, "server.workers=");
+	memset(a + p, '7', n);
+	a[p + (int)n] = 'x';
+	a[p + (int)n + 1] = '\0';
+	struct config *c = config_new();
+	char err[256];
+	CU_ASSERT_EQUAL(config_override(c, a, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-o server.workers: \"7777"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "...\" is not an integer"));
+	CU_ASSERT_TRUE(strlen(err) < 200);
+	/* A tiny err buffer is cut, still NUL-terminated. */
+	char small[8];
+	CU_ASSERT_EQUAL(config_override(c, a, small, sizeof(small)), -1);
+	CU_ASSERT_STRING_EQUAL(small, "-o serv");
+	free(a);
+	config_free(c);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static void test_file_syntax(void)
+{
+	static const char text[] = "\xef\xbb\xbf# byte order mark, then a comment\r\n"
+	                           "; a semicolon comment\r\n"
+	                           "   # an indented comment\n"
+	                           "\t; another\n"
+	                           "\n"
+	                           "   \n"
+	                           "[server]\r\n"
+	                           "udp = 0.0.0.0:9125   \r\n"
+	                           "  tcp=\n"
+	                           "flush_interval\t=\t2s\n"
+	                           "[ statsd ]\n"
+	                           "histogram = render:0.01,0.1,1,10,inf; histo:50,100,150,200\n"
+	                           "prefix_stats = my#stats;x\n"
+	                           "percentiles = 90 -10 99.9\n"
+	                           "[graphite]\n"
+	                           "suffix = \"sfx\"\n"
+	                           "prefix =\n"
+	                           "[server]\n"
+	                           "port_file = \"  /tmp/spaced \\\"file\\\"  \"\n"
+	                           "workers = 4"; /* last line without a newline */
+	struct config *c = config_new();
+	char path[256], err[512] = "";
+	int rc = load_text(c, text, sizeof(text) - 1, path, sizeof(path), err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "\nload: %s\n", err);
+	CU_ASSERT_STRING_EQUAL(c->udp, "0.0.0.0:9125");
+	CU_ASSERT_STRING_EQUAL(c->tcp, "");
+	CU_ASSERT_EQUAL(c->flush_interval_ms, 2000);
+	CU_ASSERT_EQUAL_FATAL(c->nhistograms, 2);
+	CU_ASSERT_STRING_EQUAL(c->histograms[1].metric, "histo");
+	CU_ASSERT_EQUAL(c->histograms[1].nbins, 4);
+	CU_ASSERT_STRING_EQUAL(c->prefix_stats, "my#stats;x");
+	CU_ASSERT_EQUAL(c->npercentiles, 3);
+	CU_ASSERT_STRING_EQUAL(c->graphite_suffix, "sfx");
+	CU_ASSERT_STRING_EQUAL(c->graphite_prefix, "");
+	CU_ASSERT_STRING_EQUAL(c->port_file, "  /tmp/spaced \"file\"  ");
+	CU_ASSERT_EQUAL(c->workers, 4);
+	/* untouched keys keep their defaults */
+	CU_ASSERT_STRING_EQUAL(c->admin, "127.0.0.1:8126");
+	config_free(c);
+
+	/* An empty file and a file of comments change nothing. */
+	static const char *const empty[] = {"", "\n\n", "# only\n; comments\n", "[server]\n"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		c = config_new();
+		CU_ASSERT_EQUAL(
+		    load_text(c, empty[i], strlen(empty[i]), path, sizeof(path), err, sizeof(err)),
+		    0);
+		char *d = dump(c);
+		CU_ASSERT_STRING_EQUAL(d, default_dump);
+		free(d);
+		config_free(c);
+	}
+}
+
+struct file_err {
+	const char *text;
+	const char *err; /* after "PATH:" */
+};
+
+static const struct file_err file_errs[] = {
+    {"[server]\nbogus = 1\n", "2: [server] bogus: unknown key"},
+    /* an unknown section is reported at its first key, or at its header if it has none */
+    {"[server]\nudp = 1.2.3.4:1\n[nope]\n# c\nudp = x\n",
+     "5: [nope] udp: unknown section (header on line 3)"},
+    {"[nope]\nbogus\n", "2: expected \"key = value\", \"[section]\" or a comment, got \"bogus\""},
+    {"[alert cpu]\n", "1: [alert cpu]: unknown section"},
+    {"[Server]\n\n[server]\n", "1: [Server]: unknown section"},
+    {"udp = 1.2.3.4:5\n", "1: udp: key before any [section] header"},
+    {"# c\n\n[server]\nudp 127.0.0.1:8125\n",
+     "4: [server]: expected \"key = value\", \"[section]\" or a comment, got \"udp "
+     "127.0.0.1:8125\""},
+    {"[server]\n= value\n",
+     "2: [server]: expected \"key = value\", \"[section]\" or a comment, got \"= value\""},
+    {"garbage\n", "1: expected \"key = value\", \"[section]\" or a comment, got \"garbage\""},
+    {"[server\n", "1: section header has no closing ']'"},
+    {"[]\n", "1: empty section name"},
+    {"[server] # comment\n", "1: text after the section header \"[server] # comment\""},
+    {"[server]\nworkers = 300\n", "2: [server] workers: 300 is out of range 0..256"},
+    {"[server]\nworkers = 300\nbogus = 1\n", "2: [server] workers: 300 is out of range 0..256"},
+    {"[server]\nudp = a:1\nudp = b:2\n", "3: [server] udp: set twice (first on line 2)"},
+    {"[server]\nudp = a:1\n[statsd]\n[server]\nudp = b:2\n",
+     "5: [server] udp: set twice (first on line 2)"},
+    {"[server]\n\n# c\n  flush_interval = 10x  \n",
+     "4: [server] flush_interval: \"10x\" is not a duration (an integer with unit ms, s, m, h "
+     "or d; a bare number is seconds)"},
+    {"[server]\nudp = 1.2.3.4:5 # not a comment\n",
+     "2: [server] udp: \"1.2.3.4:5 # not a comment\": port must be a number from 0 to 65535"},
+    {"[statsd]\nhistogram = a:2,1\n",
+     "2: [statsd] histogram: histogram \"a\": bins must be strictly ascending (1)"},
+    {"[statsd]\nudp = a:1\n", "2: [statsd] udp: unknown key"},
+    {"[server]\nport_file = \"abc\n", "2: [server] port_file: quoted value has no closing '\"'"},
+    {"[server]\r\nport_file = a\rb\r\n", "2: [server] port_file: control character 0x0d in value"},
+};
+
+static void test_file_errors(void)
+{
+	for (size_t i = 0; i < sizeof(file_errs) / sizeof(file_errs[0]); i++) {
+		const struct file_err *fe = &file_errs[i];
+		struct config *c = config_new();
+		char path[256], err[512] = "", want[768];
+		int rc =
+		    load_text(c, fe->text, strlen(fe->text), path, sizeof(path), err, sizeof(err));
+		snprintf(want, sizeof(want), "%s:%s", path, fe->err);
+		CU_ASSERT_EQUAL(rc, -1);
+		CU_ASSERT_STRING_EQUAL(err, want);
+		if (rc != -1 || strcmp(err, want) != 0)
+			fprintf(stderr, "\nfile case %zu: rc=%d\n   got '%s'\n  want '%s'\n", i, rc,
+			        err, want);
+		config_free(c);
+	}
+
+	/* A NUL byte inside a line. */
+	struct config *c = config_new();
+	char path[256], err[512], want[512];
+	static const char nul[] = "[server]\nudp = a\0b:1\n";
+	CU_ASSERT_EQUAL(load_text(c, nul, sizeof(nul) - 1, path, sizeof(path), err, sizeof(err)),
+	                -1);
+	snprintf(want, sizeof(want), "%s:2: [server]: NUL byte in line", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+
+	/* Files that cannot be read. */
+	CU_ASSERT_EQUAL(config_load_file(c, "/nonexistent/tallyd.conf", err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/tallyd.conf: No such file or directory");
+	CU_ASSERT_EQUAL(config_load_file(c, "/", err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "/: read error: Is a directory");
+	config_free(c);
+}
+
+/* Lines far longer than libinih's 200 bytes. */
+static void test_long_lines(void)
+{
+	const size_t nbins = 2500;
+	size_t cap = 64 + nbins * 8 + 20000;
+	char *text = malloc(cap);
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, cap - n, "# ");
+	memset(text + n, 'c', 10000); /* a 10 KB comment */
+	n += 10000;
+	n += (size_t)snprintf(text + n, cap - n, "\n[statsd]\nhistogram = long:");
+	for (size_t i = 1; i <= nbins; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%s%zu", i > 1 ? "," : "", i);
+	n += (size_t)snprintf(text + n, cap - n, ",inf\n[server]\nport_file = /");
+	memset(text + n, 'p', 4000);
+	n += 4000;
+	text[n++] = '\n';
+	CU_ASSERT_TRUE(n > 10000 + 10000);
+
+	struct config *c = config_new();
+	char path[256], err[512] = "";
+	int rc = load_text(c, text, n, path, sizeof(path), err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "\nlong lines: %s\n", err);
+	CU_ASSERT_EQUAL_FATAL(c->nhistograms, 1);
+	CU_ASSERT_EQUAL_FATAL(c->histograms[0].nbins, nbins + 1);
+	CU_ASSERT_DOUBLE_EQUAL(c->histograms[0].bins[nbins - 1], (double)nbins, 0);
+	CU_ASSERT_TRUE(isinf(c->histograms[0].bins[nbins]));
+	CU_ASSERT_EQUAL(strlen(c->port_file), 4001);
+	config_free(c);
+
+	/* The same 10 KB histogram line with one bad bin at the end. */
+	n = (size_t)snprintf(text, cap, "[statsd]\nhistogram = long:");
+	for (size_t i = 1; i <= nbins; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%zu,", i);
+	n += (size_t)snprintf(text + n, cap - n, "1\n");
+	c = config_new();
+	CU_ASSERT_EQUAL(load_text(c, text, n, path, sizeof(path), err, sizeof(err)), -1);
+	char want[512];
+	snprintf(
+	    want, sizeof(want),
+	    "%s:2: [statsd] histogram: histogram \"long\": bins must be strictly ascending (1)",
+	    path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	CU_ASSERT_EQUAL(c->nhistograms, 0);
+	config_free(c);
+	free(text);
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+struct vcase {
+	const char *sets[4]; /* -o assignments, NULL-terminated */
+	const char *err;     /* NULL: valid */
+};
+
+#define P100 "/tmp/xxxxx" X10 X10 X10 X10 X10 X10 X10 X10 X10 /* 100 bytes */
+
+static const struct vcase vcases[] = {
+    {{NULL}, NULL},
+    {{"server.udp=", "server.tcp=", NULL},
+     "server: no listener: set at least one of server.udp, server.tcp, server.unix, "
+     "server.unix_stream"},
+    {{"server.udp=", "server.tcp=", "server.unix=/tmp/s", NULL}, NULL},
+    {{"server.udp=", "server.tcp=", "server.unix_stream=/tmp/s", NULL}, NULL},
+    {{"server.tcp=", NULL}, NULL},
+    {{"server.udp=", NULL}, NULL},
+    {{"server.unix=" P100 "1234567", NULL}, NULL}, /* 107 bytes */
+    {{"server.unix=" P100 "12345678", NULL},
+     "server.unix: path is 108 bytes, longer than the 107 a Unix socket address holds"},
+    {{"server.unix_stream=" P100 "12345678", NULL},
+     "server.unix_stream: path is 108 bytes, longer than the 107 a Unix socket address "
+     "holds"},
+    {{"server.unix=/tmp/a", "server.unix_stream=/tmp/a", NULL},
+     "server.unix_stream: same path as server.unix (/tmp/a)"},
+    {{"server.admin=127.0.0.1:8125", NULL},
+     "server.admin: same TCP address as server.tcp (127.0.0.1:8125)"},
+    {{"server.http=127.0.0.1:8126", NULL},
+     "server.http: same TCP address as server.admin (127.0.0.1:8126)"},
+    {{"server.tcp=127.0.0.1:0", "server.admin=127.0.0.1:0", "server.http=127.0.0.1:0", NULL}, NULL},
+    {{"server.tcp=", "server.admin=", "server.http=", NULL}, NULL},
+    {{"server.udp=127.0.0.1:8126", NULL}, NULL}, /* UDP and TCP may share a port */
+};
+
+static void test_validate(void)
+{
+	for (size_t i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++) {
+		struct config *c = config_new();
+		char err[512] = "";
+		for (size_t j = 0; vcases[i].sets[j]; j++)
+			CU_ASSERT_EQUAL(config_override(c, vcases[i].sets[j], err, sizeof(err)), 0);
+		int rc = config_validate(c, err, sizeof(err));
+		if (vcases[i].err) {
+			CU_ASSERT_EQUAL(rc, -1);
+			CU_ASSERT_STRING_EQUAL(err, vcases[i].err);
+		} else {
+			CU_ASSERT_EQUAL(rc, 0);
+		}
+		if ((rc == 0) != (vcases[i].err == NULL) ||
+		    (vcases[i].err && strcmp(err, vcases[i].err) != 0))
+			fprintf(stderr, "\nvalidate case %zu: rc=%d err='%s'\n", i, rc, err);
+		config_free(c);
+	}
+}
+
+/* ---- dump round trip --------------------------------------------------- */
+
+/* Applies every line of the dump d as -o to a fresh config. */
+static struct config *replay(const char *d)
+{
+	struct config *c = config_new();
+	for (const char *line = d; *line;) {
+		size_t ll = strcspn(line, "\n");
+		char *one = strndup(line, ll), err[512] = "";
+		int rc = config_override(c, one, err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "\nreplay '%s': %s\n", one, err);
+		free(one);
+		line += ll + (line[ll] == '\n');
+	}
+	return c;
+}
+
+static void test_dump_roundtrip(void)
+{
+	static const char *const sets[] = {
+	    "server.udp=[::1]:9125",
+	    "server.tcp=",
+	    "server.unix=/run/tallyd/d.sock",
+	    "server.port_file=\"  spaced \\\"path\\\" \\\\  \"",
+	    "server.workers=3",
+	    "server.flush_interval=1500ms",
+	    "server.log_level=warn",
+	    "server.rcvbuf=1000",
+	    "server.max_datagram=1m",
+	    "statsd.percentiles=90 -10 99.9 0.5",
+	    "statsd.histogram=render:0.01,0.1,1,10,inf; :5; debug:; x:-1e-7,1e21",
+	    "statsd.tag_styles=signalfx influxdb",
+	    "statsd.delete_idle=yes",
+	    "statsd.gauge_deltas=off",
+	    "statsd.prefix_stats=\"#not;a-comment\"",
+	    "graphite.address=graphite.example.com:2003",
+	    "graphite.legacy_namespace=0",
+	    "graphite.prefix=",
+	    "graphite.suffix=\"\\\"q\"",
+	    "graphite.buffer_max=123456",
+	};
+	struct config *c = config_new();
+	char err[512] = "";
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		int rc = config_override(c, sets[i], err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, 0);
+		if (rc != 0)
+			fprintf(stderr, "\nset '%s': %s\n", sets[i], err);
+	}
+	char *d1 = dump(c);
+	CU_ASSERT_STRING_NOT_EQUAL(d1, default_dump);
+	struct config *c2 = replay(d1);
+	char *d2 = dump(c2);
+	CU_ASSERT_STRING_EQUAL(d1, d2);
+	if (strcmp(d1, d2) != 0)
+		fprintf(stderr, "\nfirst dump:\n%s\nsecond dump:\n%s\n", d1, d2);
+	CU_ASSERT_STRING_EQUAL(c2->port_file, "  spaced \"path\" \\  ");
+	CU_ASSERT_STRING_EQUAL(c2->graphite_suffix, "\"q");
+	CU_ASSERT_STRING_EQUAL(c2->prefix_stats, "#not;a-comment");
+	CU_ASSERT_EQUAL(c2->nhistograms, 4);
+	CU_ASSERT_EQUAL(c2->graphite_buffer_max, 123456);
+
+	/* The defaults round-trip too. */
+	struct config *c3 = replay(default_dump);
+	char *d3 = dump(c3);
+	CU_ASSERT_STRING_EQUAL(d3, default_dump);
+
+	free(d1);
+	free(d2);
+	free(d3);
+	config_free(c);
+	config_free(c2);
+	config_free(c3);
+}
+
+/* ---- the reference file ------------------------------------------------ */
+
+static char *reference_text(size_t *len)
+{
+	char *p = NULL;
+	FILE *f = open_memstream(&p, len);
+	config_write_reference(f);
+	fclose(f);
+	return p;
+}
+
+static void test_reference_file(void)
+{
+	const char *path = TEST_DATA_DIR "/../../contrib/tallyd.conf";
+	size_t glen, flen = 0;
+	char *gen = reference_text(&glen);
+	char *file = read_file(path, &flen);
+
+	CU_ASSERT_PTR_NOT_NULL(file);
+	bool same = file && flen == glen && memcmp(file, gen, glen) == 0;
+	CU_ASSERT_TRUE(same);
+	if (!same) {
+		FILE *out = fopen("tallyd.conf.new", "w");
+		if (out) {
+			fwrite(gen, 1, glen, out);
+			fclose(out);
+		}
+		fprintf(stderr,
+		        "\n%s differs from config_write_reference(); the generated text is in "
+		        "./tallyd.conf.new: review it and copy it over contrib/tallyd.conf\n",
+		        path);
+	}
+
+	/* Loading the reference changes nothing. */
+	struct config *c = config_new();
+	char err[512] = "";
+	CU_ASSERT_EQUAL(config_load_file(c, path, err, sizeof(err)), 0);
+	char *d = dump(c);
+	CU_ASSERT_STRING_EQUAL(d, default_dump);
+	free(d);
+	config_free(c);
+
+	/* Uncommenting every "#key = default" line gives the defaults too, and
+	 * every key of the dump appears once in the reference. */
+	char *un = malloc(glen + 1);
+	size_t n = 0, keys = 0;
+	for (const char *line = gen; line < gen + glen;) {
+		const char *end = memchr(line, '\n', (size_t)(gen + glen - line));
+		size_t ll = (size_t)(end - line) + 1;
+		if (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z' && memchr(line, '=', ll)) {
+			line++;
+			ll--;
+			keys++;
+		}
+		memcpy(un + n, line, ll);
+		n += ll;
+		line = end + 1;
+	}
+	size_t dump_keys = 0;
+	for (const char *p = default_dump; *p; p++)
+		dump_keys += *p == '\n';
+	CU_ASSERT_EQUAL(keys, dump_keys);
+	c = config_new();
+	char tmp[256];
+	int rc = load_text(c, un, n, tmp, sizeof(tmp), err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc != 0)
+		fprintf(stderr, "\nuncommented reference: %s\n", err);
+	d = dump(c);
+	CU_ASSERT_STRING_EQUAL(d, default_dump);
+	free(d);
+	config_free(c);
+
+	/* Every line is a comment, blank, or a section header, and fits 80 columns. */
+	for (const char *line = gen; line < gen + glen;) {
+		const char *end = memchr(line, '\n', (size_t)(gen + glen - line));
+		size_t ll = (size_t)(end - line);
+		CU_ASSERT_TRUE(ll <= 80);
+		CU_ASSERT_TRUE(ll == 0 || line[0] == '#' || line[0] == '[');
+		line = end + 1;
+	}
+	free(un);
+	free(gen);
+	free(file);
+}
+
+int main(void)
+{
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	CU_pSuite s = CU_add_suite("config", NULL, NULL);
+	if (!s || !CU_add_test(s, "defaults", test_defaults) ||
+	    !CU_add_test(s, "good_values", test_good_values) ||
+	    !CU_add_test(s, "good_fields", test_good_fields) ||
+	    !CU_add_test(s, "bad_values", test_bad_values) ||
+	    !CU_add_test(s, "long_bad_value", test_long_bad_value) ||
+	    !CU_add_test(s, "file_syntax", test_file_syntax) ||
+	    !CU_add_test(s, "file_errors", test_file_errors) ||
+	    !CU_add_test(s, "long_lines", test_long_lines) ||
+	    !CU_add_test(s, "validate", test_validate) ||
+	    !CU_add_test(s, "dump_roundtrip", test_dump_roundtrip) ||
+	    !CU_add_test(s, "reference_file", test_reference_file)) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures != 0;
+}
