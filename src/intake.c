@@ -207,9 +207,8 @@ static void stream_line(struct worker *w, const char *p, size_t len)
 	struct selfstats *st = shard_stats(w->shard);
 	st->packets_received++;
 	st->last_msg_seen = (uint64_t)time(NULL);
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
-	if (len == 0)
+	/* parse_line drops one trailing '\r' itself. */
+	if (len == 0 || (len == 1 && p[0] == '\r'))
 		return;
 	st->metrics_received++;
 	parse_line(p, len, &w->popts, &w->scratch, &w->handler, w);

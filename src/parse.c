@@ -1,0 +1,923 @@
+/* parse: the StatsD/DogStatsD line parser (grammar in docs/protocol.md).
+ * Splits a packet into lines and every line into samples, events or service
+ * checks, builds each series key (sanitised name + sorted ";k=v" tags) in the
+ * caller's scratch and reports through the caller's callbacks. It does no
+ * I/O, no allocation and keeps no state between calls: intake.c calls it for
+ * every datagram and stream line, the unit tests and the fuzzer call it too. */
+#include "parse.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "num.h"
+
+/* Most distinct tags one line may carry, whatever server.max_tags says: the
+ * sorted tag list lives on the stack. */
+#define PARSE_TAGS_CAP 1024
+
+void parse_opts_default(struct parse_opts *o)
+{
+	o->gauge_deltas = true;
+	o->sanitize = true;
+	o->tag_styles = 0;
+	o->max_name = 512;
+	o->max_tags = 64;
+}
+
+/* ---- sanitising ----
+ * As the reference statsd: a run of whitespace becomes one '_', '/' becomes
+ * '-', every byte outside [A-Za-z0-9_.;=-] is dropped. */
+
+enum { CH_KEEP = 0, CH_SPACE, CH_SLASH, CH_DROP, CH_SEMI };
+
+#define K CH_KEEP
+#define W CH_SPACE
+#define S CH_SLASH
+#define D CH_DROP
+#define P CH_SEMI
+static const unsigned char char_class[256] = {
+    /* 0x00 */ D, D, D, D, D, D, D, D, D, W, W, W, W, W, D, D,
+    /* 0x10 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0x20 */ W, D, D, D, D, D, D, D, D, D, D, D, D, K, K, S,
+    /* 0x30 */ K, K, K, K, K, K, K, K, K, K, D, P, D, K, D, D,
+    /* 0x40 */ D, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    /* 0x50 */ K, K, K, K, K, K, K, K, K, K, K, D, D, D, D, K,
+    /* 0x60 */ D, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
+    /* 0x70 */ K, K, K, K, K, K, K, K, K, K, K, D, D, D, D, D,
+    /* 0x80 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0x90 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xa0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xb0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xc0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xd0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xe0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+    /* 0xf0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
+};
+#undef K
+#undef W
+#undef S
+#undef D
+#undef P
+
+static bool is_space(char c)
+{
+	return char_class[(unsigned char)c] == CH_SPACE;
+}
+
+/* put_clean flags: DogStatsD tags turn their first ':' into '=' (k:v is
+ * written k=v); tags that did not come from a Graphite name turn ';' into
+ * '_' so it can never be read back as a tag separator. */
+#define PUT_COLON_EQ 1u
+#define PUT_SEMI_US 2u
+
+/* Appends s[0..n), transformed and (with sanitize) sanitised, to buf at
+ * *len without going past cap. False when it does not fit. */
+static bool put_clean(char *buf, size_t *len, size_t cap, const char *s, size_t n, unsigned flags,
+                      bool sanitize)
+{
+	size_t o = *len;
+	bool in_space = false;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == ':' && (flags & PUT_COLON_EQ)) {
+			c = '=';
+			flags &= ~PUT_COLON_EQ;
+		} else if (c == ';' && (flags & PUT_SEMI_US)) {
+			c = '_';
+		}
+		if (sanitize) {
+			switch (char_class[c]) {
+			case CH_SPACE:
+				if (in_space)
+					continue;
+				in_space = true;
+				c = '_';
+				break;
+			case CH_SLASH:
+				in_space = false;
+				c = '-';
+				break;
+			case CH_DROP:
+				in_space = false;
+				continue;
+			default:
+				in_space = false;
+				break;
+			}
+		}
+		if (o == cap)
+			return false;
+		buf[o++] = (char)c;
+	}
+	*len = o;
+	return true;
+}
+
+/* ---- series keys ----
+ * The name goes straight into scr->key; tags are sanitised one after the
+ * other into scr->text (the stage) and kept in a sorted, duplicate-free list
+ * of (offset, length) pairs, then appended to the key as ";tag". */
+
+struct tagref {
+	uint16_t off, len;
+};
+
+struct keyb {
+	char *key;   /* scr->key */
+	size_t klen; /* name bytes written to key */
+	char *stage; /* scr->text */
+	size_t slen;
+	size_t ntags, max_tags;
+	bool sanitize;
+	const char *err;
+	struct tagref tags[PARSE_TAGS_CAP];
+};
+
+static void keyb_init(struct keyb *kb, struct parse_scratch *scr, const struct parse_opts *o)
+{
+	kb->key = scr->key;
+	kb->klen = 0;
+	kb->stage = scr->text;
+	kb->slen = 0;
+	kb->ntags = 0;
+	kb->max_tags = o->max_tags < PARSE_TAGS_CAP ? o->max_tags : PARSE_TAGS_CAP;
+	kb->sanitize = o->sanitize;
+	kb->err = NULL;
+}
+
+static int tag_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+	if (r != 0)
+		return r;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* stage[start..slen) holds one sanitised tag: drop it when empty or already
+ * known, else insert it in order. */
+static bool tag_commit(struct keyb *kb, size_t start)
+{
+	size_t len = kb->slen - start;
+	size_t lo = 0, hi = kb->ntags;
+	const char *t = kb->stage + start;
+
+	if (len == 0)
+		return true;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = tag_cmp(kb->stage + kb->tags[mid].off, kb->tags[mid].len, t, len);
+		if (r == 0) {
+			kb->slen = start;
+			return true;
+		}
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (kb->ntags >= kb->max_tags) {
+		kb->err = "too many tags";
+		return false;
+	}
+	memmove(&kb->tags[lo + 1], &kb->tags[lo], (kb->ntags - lo) * sizeof(kb->tags[0]));
+	kb->tags[lo].off = (uint16_t)start;
+	kb->tags[lo].len = (uint16_t)len;
+	kb->ntags++;
+	return true;
+}
+
+static bool tag_add(struct keyb *kb, const char *s, size_t n, unsigned flags)
+{
+	size_t start = kb->slen;
+	if (!put_clean(kb->stage, &kb->slen, PARSE_KEY_MAX - 1, s, n, flags, kb->sanitize)) {
+		kb->err = "key too long";
+		return false;
+	}
+	return tag_commit(kb, start);
+}
+
+/* A comma-separated tag list: DogStatsD `#a:b,c` or a tag style's `a=b,c`. */
+static bool tag_list(struct keyb *kb, const char *s, size_t n, unsigned flags)
+{
+	const char *end = s + n;
+	for (;;) {
+		const char *comma = memchr(s, ',', (size_t)(end - s));
+		const char *te = comma ? comma : end;
+		if (!tag_add(kb, s, (size_t)(te - s), flags))
+			return false;
+		if (!comma)
+			return true;
+		s = comma + 1;
+	}
+}
+
+/* Name pieces: bytes before the first ';' are the name, each ';' starts a
+ * Graphite-style tag. The state runs across pieces (a SignalFx name comes in
+ * two: before the '[' and after the ']'). */
+struct name_state {
+	bool in_tag;
+	size_t tag_start; /* stage offset of the Graphite tag being written */
+};
+
+static bool name_piece(struct keyb *kb, const char *s, size_t n, struct name_state *st)
+{
+	const char *end = s + n;
+	for (;;) {
+		const char *semi = memchr(s, ';', (size_t)(end - s));
+		const char *pe = semi ? semi : end;
+		bool ok = st->in_tag ? put_clean(kb->stage, &kb->slen, PARSE_KEY_MAX - 1, s,
+		                                 (size_t)(pe - s), 0, kb->sanitize)
+		                     : put_clean(kb->key, &kb->klen, PARSE_KEY_MAX - 1, s,
+		                                 (size_t)(pe - s), 0, kb->sanitize);
+		if (!ok) {
+			kb->err = "key too long";
+			return false;
+		}
+		if (!semi)
+			return true;
+		if (st->in_tag && !tag_commit(kb, st->tag_start))
+			return false;
+		st->in_tag = true;
+		st->tag_start = kb->slen;
+		s = semi + 1;
+	}
+}
+
+/* Optional tag styles inside the name (statsd.tag_styles):
+ *   foo#k=v,k2=v2      foo,k=v,k2=v2      foo[k=v,k2=v2].rest
+ *      ^ LIBRATO          ^ INFLUXDB         ^ SIGNALFX (name = foo.rest)
+ * The first enabled delimiter wins. */
+struct style_split {
+	size_t head;             /* name bytes before the delimiter */
+	const char *tags, *tail; /* tag list; SignalFx: name bytes after ']' */
+	size_t tags_len, tail_len;
+};
+
+static void style_find(const char *s, size_t n, unsigned styles, struct style_split *ss)
+{
+	ss->head = n;
+	ss->tags = ss->tail = NULL;
+	ss->tags_len = ss->tail_len = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if ((c == '#' && (styles & TAG_STYLE_LIBRATO)) ||
+		    (c == ',' && (styles & TAG_STYLE_INFLUXDB))) {
+			ss->head = i;
+			ss->tags = s + i + 1;
+			ss->tags_len = n - i - 1;
+			return;
+		}
+		if (c == '[' && (styles & TAG_STYLE_SIGNALFX)) {
+			const char *rb = memchr(s + i + 1, ']', n - i - 1);
+			if (rb == NULL)
+				continue;
+			ss->head = i;
+			ss->tags = s + i + 1;
+			ss->tags_len = (size_t)(rb - ss->tags);
+			ss->tail = rb + 1;
+			ss->tail_len = (size_t)(s + n - ss->tail);
+			return;
+		}
+	}
+}
+
+/* True when the name goes into the key exactly as received: nothing to
+ * sanitise, no Graphite tag, no enabled tag style. */
+static bool name_plain(const char *s, size_t n, const struct parse_opts *o)
+{
+	if (o->sanitize) {
+		/* ';' and every tag-style delimiter are outside CH_KEEP. */
+		for (size_t i = 0; i < n; i++)
+			if (char_class[(unsigned char)s[i]] != CH_KEEP)
+				return false;
+		return true;
+	}
+	if (memchr(s, ';', n) != NULL)
+		return false;
+	if ((o->tag_styles & TAG_STYLE_LIBRATO) && memchr(s, '#', n) != NULL)
+		return false;
+	if ((o->tag_styles & TAG_STYLE_INFLUXDB) && memchr(s, ',', n) != NULL)
+		return false;
+	if ((o->tag_styles & TAG_STYLE_SIGNALFX) && memchr(s, '[', n) != NULL)
+		return false;
+	return true;
+}
+
+static bool name_full(struct keyb *kb, const char *s, size_t n, unsigned styles)
+{
+	struct style_split ss;
+	struct name_state st = {false, 0};
+
+	style_find(s, n, styles, &ss);
+	if (!name_piece(kb, s, ss.head, &st))
+		return false;
+	if (ss.tail_len > 0 && !name_piece(kb, ss.tail, ss.tail_len, &st))
+		return false;
+	if (st.in_tag && !tag_commit(kb, st.tag_start))
+		return false;
+	if (ss.tags != NULL && !tag_list(kb, ss.tags, ss.tags_len, PUT_SEMI_US))
+		return false;
+	return true;
+}
+
+/* Appends ";tag" for every staged tag, in order. */
+static bool tags_append(struct keyb *kb)
+{
+	for (size_t i = 0; i < kb->ntags; i++) {
+		size_t len = kb->tags[i].len;
+		if (kb->klen + 1 + len > PARSE_KEY_MAX - 1) {
+			kb->err = "key too long";
+			return false;
+		}
+		kb->key[kb->klen++] = ';';
+		memcpy(kb->key + kb->klen, kb->stage + kb->tags[i].off, len);
+		kb->klen += len;
+	}
+	return true;
+}
+
+/* Builds the series key of a metric line into s (key, key_len, name_len).
+ * dd_tags is the DogStatsD tag list without its '#' (NULL when absent).
+ * Returns NULL or the reason the line is bad. */
+static const char *make_key(struct keyb *kb, const char *name, size_t n, const char *dd_tags,
+                            size_t dd_len, const struct parse_opts *o, struct sample *s)
+{
+	bool plain = name_plain(name, n, o);
+
+	if (!plain && !name_full(kb, name, n, o->tag_styles))
+		return kb->err;
+	if (dd_tags != NULL && !tag_list(kb, dd_tags, dd_len, PUT_COLON_EQ | PUT_SEMI_US))
+		return kb->err;
+	if (plain) {
+		if (n > PARSE_KEY_MAX - 1)
+			return "key too long";
+		if (kb->ntags == 0) {
+			/* Fast path: the key is the name, borrowed from the packet. */
+			s->key = name;
+			s->key_len = s->name_len = n;
+			return NULL;
+		}
+		memcpy(kb->key, name, n);
+		kb->klen = n;
+	}
+	s->name_len = kb->klen;
+	if (!tags_append(kb))
+		return kb->err;
+	s->key = kb->key;
+	s->key_len = kb->klen;
+	return NULL;
+}
+
+/* ---- metric lines ----
+ *
+ *   api.latency;env=prod:12:15|ms:3|c|@0.5|#role:web,az:1|T1700000000
+ *   ^^^^^^^^^^^^^^^^^^^^                                               name: up to the first ':'
+ *                        ^^^^^ ^^                                      values | type
+ *                                 ^^^                                  next group after ':'
+ *                                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^  fields
+ */
+
+static bool type_char(int c, enum metric_type *t)
+{
+	switch (c) {
+	case 'c':
+		*t = METRIC_COUNTER;
+		return true;
+	case 'g':
+		*t = METRIC_GAUGE;
+		return true;
+	case 's':
+		*t = METRIC_SET;
+		return true;
+	case 'h':
+		*t = METRIC_HISTOGRAM;
+		return true;
+	case 'd':
+		*t = METRIC_DISTRIBUTION;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The type with surrounding whitespace trimmed (the reference trims it). */
+static bool parse_type(const char *t, size_t n, enum metric_type *out)
+{
+	while (n > 0 && is_space(*t)) {
+		t++;
+		n--;
+	}
+	while (n > 0 && is_space(t[n - 1]))
+		n--;
+	if (n == 1)
+		return type_char(t[0], out);
+	if (n == 2 && t[0] == 'm' && t[1] == 's') {
+		*out = METRIC_TIMER;
+		return true;
+	}
+	return false;
+}
+
+/* One `values|type` group. */
+struct group {
+	const char *val;
+	size_t val_len;
+	enum metric_type type;
+	const char *bad; /* why the group is bad, NULL when it is fine */
+};
+
+/*   multi:1|c:2:3|ms|@0.5
+ *         ^^^ ^^^^^^         groups: values up to '|', then the type up to ':' or '|'
+ * Reads the group at *pp. *pp becomes the next group (after a ':' that
+ * follows the type) or NULL; *fields is set when a '|' follows the type. */
+static void next_group(const char **pp, const char *end, struct group *g, const char **fields)
+{
+	const char *p = *pp;
+	const char *bar = memchr(p, '|', (size_t)(end - p));
+
+	*pp = NULL;
+	g->val = p;
+	g->bad = NULL;
+	if (bar == NULL) {
+		g->val_len = (size_t)(end - p);
+		g->bad = "missing type";
+		return;
+	}
+	g->val_len = (size_t)(bar - p);
+	const char *t = bar + 1, *te = t;
+	while (te < end && *te != '|' && *te != ':')
+		te++;
+	if (!parse_type(t, (size_t)(te - t), &g->type))
+		g->bad = "unknown type";
+	if (te < end) {
+		if (*te == ':')
+			*pp = te + 1;
+		else
+			*fields = te + 1;
+	}
+}
+
+struct fields {
+	double weight;
+	bool bad_rate; /* the rate was not a positive finite number */
+	int64_t timestamp;
+	const char *tags; /* last `#` field, without the '#' */
+	size_t tags_len;
+};
+
+/*   name:1|c|@0.5|#k:v|T1700000000|c:cid|e:ext|card:low|anything
+ *            ^^^^ ^^^^ ^^^^^^^^^^^ ^^^^^ ^^^^^ ^^^^^^^^ ^^^^^^^^
+ * Fields in any order; unknown ones are ignored, repeated ones: last wins.
+ * Returns NULL or the reason the line is bad. */
+static const char *parse_fields(const char *p, const char *end, struct fields *f)
+{
+	for (;;) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		const char *fe = bar ? bar : end;
+		size_t n = (size_t)(fe - p);
+
+		if (n > 0) {
+			switch (p[0]) {
+			case '@': {
+				double r;
+				if (!num_parse_double(p + 1, n - 1, &r))
+					return "bad sample rate";
+				if (r > 0 && isfinite(1 / r)) {
+					f->weight = 1 / r;
+					f->bad_rate = false;
+				} else {
+					f->weight = 1;
+					f->bad_rate = true;
+				}
+				break;
+			}
+			case '#':
+				f->tags = p + 1;
+				f->tags_len = n - 1;
+				break;
+			case 'T': {
+				int64_t ts;
+				if (!num_parse_int64(p + 1, n - 1, &ts) || ts < 1)
+					return "bad timestamp";
+				f->timestamp = ts;
+				break;
+			}
+			default: /* c: e: card: and anything unknown */
+				break;
+			}
+		}
+		if (bar == NULL)
+			return NULL;
+		p = bar + 1;
+	}
+}
+
+/* One value piece of a numeric type; NULL or why it is bad. */
+static const char *value_check(const char *v, size_t n, enum metric_type t, double *out)
+{
+	if (!num_parse_double(v, n, out))
+		return "bad value";
+	if (*out < 0 && metric_is_timer(t))
+		return "negative timer value";
+	return NULL;
+}
+
+struct line_ctx {
+	const char *line;
+	size_t len;
+	const struct parse_opts *o;
+	struct parse_scratch *scr;
+	const struct parse_handler *h;
+	void *ctx;
+};
+
+static int report_bad(const struct line_ctx *lc, const char *reason)
+{
+	if (lc->h->bad != NULL)
+		lc->h->bad(lc->ctx, lc->line, lc->len, reason);
+	return -1;
+}
+
+static void emit_value(const struct line_ctx *lc, struct sample *s, const char *v, double value)
+{
+	s->value = value;
+	s->gauge_delta =
+	    s->type == METRIC_GAUGE && lc->o->gauge_deltas && (v[0] == '+' || v[0] == '-');
+	lc->h->sample(lc->ctx, s);
+}
+
+/* Delivers one group: returns the samples delivered, or -1 (reported). */
+static int deliver_group(const struct line_ctx *lc, const struct group *g, struct sample *s)
+{
+	const char *v = g->val, *end = g->val + g->val_len;
+	const char *reason;
+	double value;
+
+	if (g->bad != NULL)
+		return report_bad(lc, g->bad);
+	s->type = g->type;
+	if (g->type == METRIC_SET) {
+		/* The whole value section is the member; empty is "0" as in the
+		 * reference (`fields[0] || '0'`). */
+		if (g->val_len > 0) {
+			s->member = g->val;
+			s->member_len = g->val_len;
+		} else {
+			lc->scr->text[0] = '0';
+			s->member = lc->scr->text;
+			s->member_len = 1;
+		}
+		s->value = 0;
+		s->gauge_delta = false;
+		lc->h->sample(lc->ctx, s);
+		s->member = NULL;
+		s->member_len = 0;
+		return 1;
+	}
+	if (memchr(v, ':', g->val_len) == NULL) {
+		if (g->val_len == 0)
+			return report_bad(lc, "empty value");
+		reason = value_check(v, g->val_len, g->type, &value);
+		if (reason != NULL)
+			return report_bad(lc, reason);
+		emit_value(lc, s, v, value);
+		return 1;
+	}
+	/* Packed values `1:2::3`: empty pieces are skipped; one bad piece
+	 * spoils the group, so check them all before delivering any. */
+	int n = 0;
+	for (const char *p = v; p < end;) {
+		const char *c = memchr(p, ':', (size_t)(end - p));
+		const char *pe = c ? c : end;
+		if (pe > p) {
+			reason = value_check(p, (size_t)(pe - p), g->type, &value);
+			if (reason != NULL)
+				return report_bad(lc, reason);
+			n++;
+		}
+		p = pe + 1;
+	}
+	if (n == 0)
+		return report_bad(lc, "empty value");
+	for (const char *p = v; p < end;) {
+		const char *c = memchr(p, ':', (size_t)(end - p));
+		const char *pe = c ? c : end;
+		if (pe > p) {
+			num_parse_double(p, (size_t)(pe - p), &value);
+			emit_value(lc, s, p, value);
+		}
+		p = pe + 1;
+	}
+	return n;
+}
+
+static int parse_metric(const struct line_ctx *lc)
+{
+	const char *line = lc->line, *end = lc->line + lc->len;
+	const char *colon = memchr(line, ':', lc->len);
+
+	if (colon == NULL)
+		return report_bad(lc, "missing ':'");
+	size_t nlen = (size_t)(colon - line);
+	if (nlen > lc->o->max_name)
+		return report_bad(lc, "name too long");
+
+	/* First pass: find the groups' end, where the fields start. */
+	struct group g0, g;
+	const char *p = colon + 1, *fields = NULL;
+	next_group(&p, end, &g0, &fields);
+	const char *rest = p;
+	while (p != NULL)
+		next_group(&p, end, &g, &fields);
+
+	struct fields f = {1, false, 0, NULL, 0};
+	if (fields != NULL) {
+		const char *reason = parse_fields(fields, end, &f);
+		if (reason != NULL)
+			return report_bad(lc, reason);
+	}
+
+	struct keyb kb;
+	struct sample s;
+	keyb_init(&kb, lc->scr, lc->o);
+	const char *reason = make_key(&kb, line, nlen, f.tags, f.tags_len, lc->o, &s);
+	if (reason != NULL)
+		return report_bad(lc, reason);
+	s.weight = f.weight;
+	s.timestamp = f.timestamp;
+	s.member = NULL;
+	s.member_len = 0;
+
+	/* Second pass: deliver every group. */
+	int delivered = 0, nbad = 0;
+	int r = deliver_group(lc, &g0, &s);
+	if (r < 0)
+		nbad++;
+	else
+		delivered += r;
+	for (p = rest; p != NULL;) {
+		const char *ignored = NULL;
+		next_group(&p, end, &g, &ignored);
+		r = deliver_group(lc, &g, &s);
+		if (r < 0)
+			nbad++;
+		else
+			delivered += r;
+	}
+	if (delivered > 0 && f.bad_rate && lc->h->invalid_rate != NULL)
+		lc->h->invalid_rate(lc->ctx);
+	if (delivered == 0 && nbad > 0)
+		return -1;
+	return delivered;
+}
+
+/* ---- events and service checks ---- */
+
+static bool has_prefix(const char *s, size_t n, const char *pfx, size_t plen)
+{
+	return n >= plen && memcmp(s, pfx, plen) == 0;
+}
+
+/* Event text: the two bytes "\n" become LF (nothing else is unescaped).
+ * Without one, the text stays in the packet; else it is written to
+ * scr->text at *used. False when it does not fit. */
+static bool unescape_text(const char *s, size_t n, struct parse_scratch *scr, size_t *used,
+                          const char **out, size_t *out_len)
+{
+	const char *bs = memchr(s, '\\', n);
+	while (bs != NULL && !(bs + 1 < s + n && bs[1] == 'n'))
+		bs = memchr(bs + 1, '\\', (size_t)(s + n - bs - 1));
+	if (bs == NULL) {
+		*out = s;
+		*out_len = n;
+		return true;
+	}
+	size_t o = *used;
+	for (size_t i = 0; i < n; i++) {
+		if (o == PARSE_KEY_MAX)
+			return false;
+		if (s[i] == '\\' && i + 1 < n && s[i + 1] == 'n') {
+			scr->text[o++] = '\n';
+			i++;
+		} else {
+			scr->text[o++] = s[i];
+		}
+	}
+	*out = scr->text + *used;
+	*out_len = o - *used;
+	*used = o;
+	return true;
+}
+
+/* Canonical tags of an event or check (";a;k=v") into scr->key. */
+static const char *event_tags(const struct line_ctx *lc, const char *tags, size_t n,
+                              const char **out, size_t *out_len)
+{
+	struct keyb kb;
+
+	keyb_init(&kb, lc->scr, lc->o);
+	if (tags != NULL &&
+	    (!tag_list(&kb, tags, n, PUT_COLON_EQ | PUT_SEMI_US) || !tags_append(&kb)))
+		return kb.err;
+	*out = lc->scr->key;
+	*out_len = kb.klen;
+	return NULL;
+}
+
+#define FIELD_IS(p, n, lit) has_prefix((p), (n), (lit), sizeof(lit) - 1)
+
+/*   _e{5,4}:title|text|d:1700000000|h:host|k:key|p:low|s:src|t:warning|#a:b
+ *      ^^^                                  byte lengths of title and text
+ *           ^^^^^ ^^^^                      title, text (taken by length)
+ *                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ fields
+ * As the Datadog agent: the '|' after the title is not checked, the fields
+ * start right after the text, a bad d:/p:/t: value is ignored. */
+static int parse_event(const struct line_ctx *lc)
+{
+	const char *line = lc->line, *end = lc->line + lc->len;
+	const char *colon = memchr(line, ':', lc->len);
+	int64_t tlen, xlen;
+
+	if (colon == NULL || colon - line < 7 || colon[-1] != '}')
+		return report_bad(lc, "bad event header");
+	const char *lp = line + 3, *le = colon - 1;
+	const char *comma = memchr(lp, ',', (size_t)(le - lp));
+	if (comma == NULL || !num_parse_int64(lp, (size_t)(comma - lp), &tlen) || tlen < 0)
+		return report_bad(lc, "bad event header");
+	if (tlen == 0)
+		return report_bad(lc, "empty event title");
+	if (!num_parse_int64(comma + 1, (size_t)(le - comma - 1), &xlen) || xlen < 0)
+		return report_bad(lc, "bad event header");
+	const char *body = colon + 1;
+	size_t blen = (size_t)(end - body);
+	if ((uint64_t)tlen >= blen || (uint64_t)xlen > blen - (size_t)tlen - 1)
+		return report_bad(lc, "event lengths exceed line");
+
+	struct parse_event e = {0};
+	const char *title = body, *text = body + tlen + 1;
+	const char *p = text + xlen;
+	const char *tags = NULL;
+	size_t tags_len = 0;
+	e.priority = "normal";
+	e.priority_len = 6;
+	e.alert_type = "info";
+	e.alert_type_len = 4;
+	while (p < end) {
+		const char *bar = memchr(p, '|', (size_t)(end - p));
+		const char *fe = bar ? bar : end;
+		size_t n = (size_t)(fe - p);
+		int64_t ts;
+
+		if (FIELD_IS(p, n, "d:")) {
+			if (num_parse_int64(p + 2, n - 2, &ts))
+				e.timestamp = ts;
+		} else if (FIELD_IS(p, n, "h:")) {
+			e.host = p + 2;
+			e.host_len = n - 2;
+		} else if (FIELD_IS(p, n, "k:")) {
+			e.agg_key = p + 2;
+			e.agg_key_len = n - 2;
+		} else if (FIELD_IS(p, n, "p:")) {
+			if ((n == 5 && memcmp(p + 2, "low", 3) == 0) ||
+			    (n == 8 && memcmp(p + 2, "normal", 6) == 0)) {
+				e.priority = p + 2;
+				e.priority_len = n - 2;
+			}
+		} else if (FIELD_IS(p, n, "s:")) {
+			e.source = p + 2;
+			e.source_len = n - 2;
+		} else if (FIELD_IS(p, n, "t:")) {
+			if ((n == 7 && memcmp(p + 2, "error", 5) == 0) ||
+			    (n == 9 && memcmp(p + 2, "warning", 7) == 0) ||
+			    (n == 6 && memcmp(p + 2, "info", 4) == 0) ||
+			    (n == 9 && memcmp(p + 2, "success", 7) == 0)) {
+				e.alert_type = p + 2;
+				e.alert_type_len = n - 2;
+			}
+		} else if (n > 0 && p[0] == '#') {
+			tags = p + 1;
+			tags_len = n - 1;
+		}
+		if (bar == NULL)
+			break;
+		p = bar + 1;
+	}
+	/* Tags first: they are staged in scr->text, which the text reuses. */
+	const char *reason = event_tags(lc, tags, tags_len, &e.tags, &e.tags_len);
+	if (reason != NULL)
+		return report_bad(lc, reason);
+	size_t used = 0;
+	if (!unescape_text(text, (size_t)xlen, lc->scr, &used, &e.text, &e.text_len) ||
+	    !unescape_text(title, (size_t)tlen, lc->scr, &used, &e.title, &e.title_len))
+		return report_bad(lc, "event text too long");
+	if (lc->h->event != NULL)
+		lc->h->event(lc->ctx, &e);
+	return 1;
+}
+
+/*   _sc|name|status|d:1700000000|h:host|#a:b|m:message
+ *       ^^^^ ^^^^^^                                    name, status 0..3
+ *                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ fields, any order */
+static int parse_check(const struct line_ctx *lc)
+{
+	const char *end = lc->line + lc->len;
+	const char *name = lc->line + 4;
+	const char *bar = memchr(name, '|', (size_t)(end - name));
+
+	if (bar == NULL)
+		return report_bad(lc, "bad service check");
+	if (bar == name)
+		return report_bad(lc, "empty service check name");
+	const char *st = bar + 1;
+	const char *se = memchr(st, '|', (size_t)(end - st));
+	if (se == NULL)
+		se = end;
+	if (se - st != 1 || *st < '0' || *st > '3')
+		return report_bad(lc, "bad service check status");
+
+	struct parse_check c = {0};
+	const char *tags = NULL;
+	size_t tags_len = 0;
+	c.name = name;
+	c.name_len = (size_t)(bar - name);
+	c.status = *st - '0';
+	for (const char *p = se + 1; p < end;) {
+		const char *fb = memchr(p, '|', (size_t)(end - p));
+		const char *fe = fb ? fb : end;
+		size_t n = (size_t)(fe - p);
+		int64_t ts;
+
+		if (FIELD_IS(p, n, "d:")) {
+			if (num_parse_int64(p + 2, n - 2, &ts))
+				c.timestamp = ts;
+		} else if (FIELD_IS(p, n, "h:")) {
+			c.host = p + 2;
+			c.host_len = n - 2;
+		} else if (n > 0 && p[0] == '#') {
+			tags = p + 1;
+			tags_len = n - 1;
+		} else if (FIELD_IS(p, n, "m:")) {
+			c.message = p + 2;
+			c.message_len = n - 2;
+		}
+		if (fb == NULL)
+			break;
+		p = fb + 1;
+	}
+	const char *reason = event_tags(lc, tags, tags_len, &c.tags, &c.tags_len);
+	if (reason != NULL)
+		return report_bad(lc, reason);
+	if (lc->h->check != NULL)
+		lc->h->check(lc->ctx, &c);
+	return 1;
+}
+
+/* ---- lines and packets ---- */
+
+static int parse_stripped(const struct line_ctx *lc)
+{
+	const char *s = lc->line;
+	if (lc->len >= 3 && s[0] == '_') {
+		if (s[1] == 'e' && s[2] == '{')
+			return parse_event(lc);
+		if (lc->len >= 4 && s[1] == 's' && s[2] == 'c' && s[3] == '|')
+			return parse_check(lc);
+	}
+	return parse_metric(lc);
+}
+
+int parse_line(const char *line, size_t len, const struct parse_opts *o, struct parse_scratch *scr,
+               const struct parse_handler *h, void *ctx)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return 0;
+	struct line_ctx lc = {line, len, o, scr, h, ctx};
+	return parse_stripped(&lc);
+}
+
+size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
+                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
+{
+	const char *p = buf, *end = buf + len;
+	size_t lines = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t n = (size_t)(le - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0) {
+			struct line_ctx lc = {p, n, o, scr, h, ctx};
+			lines++;
+			parse_stripped(&lc);
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return lines;
+}
