@@ -14,6 +14,43 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* Fast path for the common wire forms "123", "-4.25", "0.5": at most 15
+ * significant digits and no exponent, so the mantissa is an exact double and
+ * one division by an exact power of ten gives the correctly rounded result
+ * (the same double strtod returns). Anything else returns false and goes to
+ * strtod. */
+static bool parse_simple_decimal(const char *s, size_t len, double *out)
+{
+	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	size_t i = 0, digits = 0, frac = 0;
+	bool neg = false, dot = false;
+	uint64_t mant = 0;
+
+	if (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	for (; i < len; i++) {
+		char c = s[i];
+		if (c >= '0' && c <= '9') {
+			if (++digits > 15)
+				return false;
+			mant = mant * 10 + (uint64_t)(c - '0');
+			frac += dot;
+		} else if (c == '.' && !dot) {
+			dot = true;
+		} else {
+			return false;
+		}
+	}
+	if (digits == 0)
+		return false;
+	double v = (double)mant / pow10[frac];
+	*out = neg ? -v : v;
+	return true;
+}
+
 bool num_parse_double(const char *s, size_t len, double *out)
 {
 	char tmp[128];
@@ -28,6 +65,8 @@ bool num_parse_double(const char *s, size_t len, double *out)
 		len--;
 	if (len == 0 || len >= sizeof(tmp))
 		return false;
+	if (parse_simple_decimal(s, len, out))
+		return true;
 	/* strtod also takes "inf", "infinity" and "nan(...)": all are consumed
 	 * whole and then rejected below as non-finite. */
 	memcpy(tmp, s, len);

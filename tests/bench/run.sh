@@ -9,7 +9,7 @@ echo "== parse + shard insert, in-process (median of 7 runs, 600k lines each)"
 if command -v valgrind >/dev/null 2>&1; then
 	echo "== instructions per line (callgrind, counting only inside the parse+insert loop)"
 	for w in 0 1 2; do
-		out=$(valgrind --tool=callgrind --toggle-collect=run --callgrind-out-file=/dev/null \
+		out=$(valgrind --tool=callgrind --toggle-collect='run*' --callgrind-out-file=/dev/null \
 			"$build/tests/bench/bench_parse" -n 300000 -w $w 2>&1)
 		total=$(echo "$out" | sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
 		name=$(echo "$out" | sed -n 's/^ran [0-9]* lines of //p')

@@ -5,6 +5,8 @@
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "num.h"
@@ -74,6 +76,56 @@ struct icase {
 	bool ok;
 	int64_t want;
 };
+
+/* The decimal fast path must return exactly what strtod returns: random
+ * decimal strings of 1..18 digits with and without a point and a sign (the
+ * fast path takes up to 15 digits; longer ones fall back to strtod). */
+static void test_parse_double_matches_strtod(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	unsigned mismatches = 0;
+	for (int i = 0; i < 200000; i++) {
+		char buf[40];
+		size_t o = 0;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (x & 1)
+			buf[o++] = (x & 2) ? '-' : '+';
+		int ndig = 1 + (int)((x >> 8) % 18);
+		int point = (int)((x >> 16) % (uint64_t)(ndig + 2)) - 1; /* -1: none */
+		uint64_t y = x;
+		for (int d = 0; d < ndig; d++) {
+			if (d == point)
+				buf[o++] = '.';
+			buf[o++] = (char)('0' + (y % 10));
+			y = y / 10 ^ (y << 29);
+		}
+		if (point == ndig)
+			buf[o++] = '.';
+		buf[o] = '\0';
+		double got = 0, want = strtod(buf, NULL);
+		bool ok = num_parse_double(buf, o, &got);
+		if (!ok || memcmp(&got, &want, sizeof(double)) != 0) {
+			if (mismatches++ < 5)
+				fprintf(stderr, "\n  %s: got %.17g want %.17g\n", buf, got, want);
+		}
+	}
+	CU_ASSERT_EQUAL(mismatches, 0);
+	/* boundaries of the fast path */
+	static const char *const edge[] = {"999999999999999", "9999999999999999", "0.000000000000001",
+					    "1.", ".5", "-0", "+.5", "0.1", "123456789012345.6"};
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		double got = 0, want = strtod(edge[i], NULL);
+		CU_ASSERT(num_parse_double(edge[i], strlen(edge[i]), &got));
+		CU_ASSERT(memcmp(&got, &want, sizeof(double)) == 0);
+	}
+	double v;
+	CU_ASSERT_FALSE(num_parse_double("1.2.3", 5, &v));
+	CU_ASSERT_FALSE(num_parse_double("-", 1, &v));
+	CU_ASSERT_FALSE(num_parse_double(".", 1, &v));
+	CU_ASSERT_FALSE(num_parse_double("+-1", 3, &v));
+}
 
 static void test_parse_int64(void)
 {
@@ -294,6 +346,7 @@ int main(void)
 		return 1;
 	CU_pSuite s = CU_add_suite("num", NULL, NULL);
 	if (!s || !CU_add_test(s, "parse_double", test_parse_double) ||
+	    !CU_add_test(s, "parse_double_matches_strtod", test_parse_double_matches_strtod) ||
 	    !CU_add_test(s, "parse_int64", test_parse_int64) ||
 	    !CU_add_test(s, "parse_duration_ms", test_parse_duration) ||
 	    !CU_add_test(s, "parse_size", test_parse_size) ||
