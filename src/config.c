@@ -1,23 +1,19 @@
 /* config: one static table of every key (section, name, type, default,
- * bounds, field, reloadable flag, help) and everything it drives: the INI
- * reader (any line length, via getline), -o overrides, defaults, cross-key
- * checks, the `-t` / admin dump and the reference contrib/tallyd.conf.
- * It never opens sockets or resolves names: addresses are checked by syntax
- * only. Called by main at start-up; admin and http read the result. */
+ * bounds, field, reloadable flag, help) and everything it drives: loading
+ * an INI file (through ini), -o overrides, defaults, cross-key checks, the
+ * `-t` / admin dump and the reference contrib/tallyd.conf. Typed values are
+ * cfgval's, the file and quote syntax ini's; it never opens sockets or
+ * resolves names. Called by main at start-up; admin and http read it. */
 #include "config.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
+#include "cfgval.h"
+#include "ini.h"
 #include "log.h"
-#include "num.h"
-#include "parse.h"
 #include "xalloc.h"
 
 /* sizeof(sockaddr_un.sun_path) is 108 on Linux and the path needs its NUL,
@@ -69,7 +65,6 @@ struct cfg_opt {
 	 .count_off = offsetof(struct config, n), .reloadable = (r), .help = (h)}
 /* clang-format on */
 
-#define KIB 1024LL
 #define MIB (1024LL * 1024)
 #define GIB (1024LL * 1024 * 1024)
 
@@ -141,9 +136,6 @@ static const struct cfg_opt table[] = {
 	LIST("statsd", "percentiles", OPT_PERCENTILES, "90", percentiles, npercentiles, false,
 	     "Timer percentiles (statsd's percentThreshold); a negative P gives the lowest |P| "
 	     "percent (lower_topP, ...)."),
-	KEY("statsd", "exact_samples", OPT_INT, "4096", 16, 1000000, exact_samples, false,
-	    "Timer values kept per series and interval for exact statistics; beyond it the "
-	    "quantiles come from the sketch."),
 	{.section = "statsd", .key = "histogram", .type = OPT_HISTOGRAM, .def = "",
 	 FIELD(histograms), .count_off = offsetof(struct config, nhistograms), .reloadable = false,
 	 .help = "Histogram bins for timers (statsd's histogram): entries metric:bins separated "
@@ -186,22 +178,7 @@ static const struct cfg_opt table[] = {
 
 #define NOPTS (sizeof(table) / sizeof(table[0]))
 
-/* ---- small helpers ---------------------------------------------------- */
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static void trim(const char **s, size_t *len)
-{
-	while (*len > 0 && is_ws(**s)) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && is_ws((*s)[*len - 1]))
-		(*len)--;
-}
+/* ---- table access ------------------------------------------------------ */
 
 static void *field_of(struct config *c, const struct cfg_opt *o)
 {
@@ -223,22 +200,6 @@ static size_t ccount_of(const struct config *c, const struct cfg_opt *o)
 	return *(const size_t *)(const void *)((const char *)c + o->count_off);
 }
 
-static void why_set(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void why_set(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
-/* Longest piece of a bad value quoted back in a message. */
-#define SHOW_MAX 64
-#define SHOW(s, len)                                                                               \
-	(int)((len) > SHOW_MAX ? SHOW_MAX : (len)), (s), ((len) > SHOW_MAX ? "..." : "")
-
 static const struct cfg_opt *find_section(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NOPTS; i++)
@@ -256,353 +217,7 @@ static const struct cfg_opt *find_key(const struct cfg_opt *sec, const char *key
 	return NULL;
 }
 
-/* ---- list tokenizer ----------------------------------------------------
- * Entries are separated by a comma, whitespace, or both:
- *   90, -10 99.9
- *   ^^  ^^^ ^^^^   three tokens; ",," and a leading or trailing comma are errors */
-struct tokens {
-	const char *p, *end;
-	bool after_comma;
-};
-
-/* 1: a token (tok, len); 0: end of list; -1: an empty entry. */
-static int next_token(struct tokens *t, const char **tok, size_t *len)
-{
-	while (t->p < t->end && is_ws(*t->p))
-		t->p++;
-	if (t->p == t->end)
-		return t->after_comma ? -1 : 0;
-	if (*t->p == ',')
-		return -1;
-	*tok = t->p;
-	while (t->p < t->end && *t->p != ',' && !is_ws(*t->p))
-		t->p++;
-	*len = (size_t)(t->p - *tok);
-	while (t->p < t->end && is_ws(*t->p))
-		t->p++;
-	t->after_comma = t->p < t->end && *t->p == ',';
-	if (t->after_comma)
-		t->p++;
-	return 1;
-}
-
-static bool word_eq(const char *s, size_t len, const char *word)
-{
-	return strlen(word) == len && strncasecmp(s, word, len) == 0;
-}
-
-/* ---- value parsers (one per type) -------------------------------------- */
-
-static bool parse_address(const char *s, size_t len, char *why, size_t whylen)
-{
-	const char *port;
-	size_t plen;
-
-	if (len == 0)
-		return true;
-	if (s[0] == '[') {
-		const char *close = memchr(s, ']', len);
-		if (!close || close == s + 1) {
-			why_set(why, whylen, "\"%.*s%s\": expected [v6-address]:port",
-			        SHOW(s, len));
-			return false;
-		}
-		bool colon = false;
-		for (const char *h = s + 1; h < close; h++) {
-			if (*h == ':')
-				colon = true;
-			else if (!isxdigit((unsigned char)*h) && *h != '.' && *h != '%' &&
-			         !isalnum((unsigned char)*h)) {
-				why_set(why, whylen,
-				        "\"%.*s%s\": bad character '%c' in IPv6 address",
-				        SHOW(s, len), *h);
-				return false;
-			}
-		}
-		if (!colon || close + 1 == s + len || close[1] != ':') {
-			why_set(why, whylen, "\"%.*s%s\": expected [v6-address]:port",
-			        SHOW(s, len));
-			return false;
-		}
-		port = close + 2;
-	} else {
-		const char *colon = memchr(s, ':', len);
-		if (colon && memchr(colon + 1, ':', (size_t)(s + len - colon - 1))) {
-			why_set(why, whylen,
-			        "\"%.*s%s\": an IPv6 address needs brackets, e.g. [::1]:8125",
-			        SHOW(s, len));
-			return false;
-		}
-		if (!colon || colon == s) {
-			why_set(why, whylen,
-			        "\"%.*s%s\": expected host:port, [v6-address]:port or empty",
-			        SHOW(s, len));
-			return false;
-		}
-		for (const char *h = s; h < colon; h++) {
-			if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != '_') {
-				why_set(why, whylen, "\"%.*s%s\": bad character '%c' in host name",
-				        SHOW(s, len), *h);
-				return false;
-			}
-		}
-		port = colon + 1;
-	}
-	plen = (size_t)(s + len - port);
-	int64_t p = -1;
-	bool digits = plen > 0 && plen <= 5;
-	for (size_t i = 0; digits && i < plen; i++)
-		digits = port[i] >= '0' && port[i] <= '9';
-	if (!digits || !num_parse_int64(port, plen, &p) || p > 65535) {
-		why_set(why, whylen, "\"%.*s%s\": port must be a number from 0 to 65535",
-		        SHOW(s, len));
-		return false;
-	}
-	return true;
-}
-
-static bool parse_bool(const char *s, size_t len, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	for (size_t i = 0; i < 4; i++) {
-		if (word_eq(s, len, yes[i])) {
-			*out = true;
-			return true;
-		}
-		if (word_eq(s, len, no[i])) {
-			*out = false;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool parse_percentiles(const char *s, size_t len, double **out, size_t *nout, char *why,
-                              size_t whylen)
-{
-	struct tokens t = {s, s + len, false};
-	double *v = NULL;
-	size_t n = 0;
-	const char *tok;
-	size_t tl;
-	int r;
-
-	while ((r = next_token(&t, &tok, &tl)) == 1) {
-		double d;
-		if (!num_parse_double(tok, tl, &d)) {
-			why_set(why, whylen, "\"%.*s%s\" is not a number", SHOW(tok, tl));
-			goto fail;
-		}
-		if (d == 0 || d < -100 || d > 100) {
-			why_set(why, whylen, "percentile %.*s%s must be from -100 to 100 and not 0",
-			        SHOW(tok, tl));
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (v[i] == d) {
-				why_set(why, whylen, "percentile %.*s%s is listed twice",
-				        SHOW(tok, tl));
-				goto fail;
-			}
-		}
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = d;
-	}
-	if (r < 0) {
-		why_set(why, whylen, "empty entry in the list (stray comma)");
-		goto fail;
-	}
-	if (n == 0) {
-		why_set(why, whylen, "at least one percentile is needed");
-		goto fail;
-	}
-	*out = v;
-	*nout = n;
-	return true;
-fail:
-	free(v);
-	return false;
-}
-
-static void free_histograms(struct config_histogram *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(h[i].metric);
-		free(h[i].bins);
-	}
-	free(h);
-}
-
-/* One entry of the histogram spec:
- *   render:0.01,0.1,1,10,inf; histo:50,100
- *   ^^^^^^ ^^^^^^^^^^^^^^^^^  metric substring, then ascending bins, inf last */
-static bool parse_histogram_entry(const char *s, size_t len, struct config_histogram *h, char *why,
-                                  size_t whylen)
-{
-	const char *colon = memchr(s, ':', len);
-	if (!colon) { /* h stays empty */
-		why_set(why, whylen, "entry \"%.*s%s\" has no ':' (expected metric:bin,bin,...)",
-		        SHOW(s, len));
-		return false;
-	}
-	const char *m = s;
-	size_t ml = (size_t)(colon - s);
-	trim(&m, &ml);
-	h->metric = xstrndup(m, ml);
-
-	struct tokens t = {colon + 1, s + len, false};
-	const char *tok;
-	size_t tl;
-	int r;
-	while ((r = next_token(&t, &tok, &tl)) == 1) {
-		double d;
-		if (h->nbins > 0 && isinf(h->bins[h->nbins - 1])) {
-			why_set(why, whylen, "histogram \"%s\": inf must be the last bin",
-			        h->metric);
-			return false;
-		}
-		if (word_eq(tok, tl, "inf")) {
-			d = INFINITY;
-		} else if (!num_parse_double(tok, tl, &d)) {
-			why_set(why, whylen, "histogram \"%s\": bin \"%.*s%s\" is not a number",
-			        h->metric, SHOW(tok, tl));
-			return false;
-		}
-		if (h->nbins > 0 && !(d > h->bins[h->nbins - 1])) {
-			why_set(why, whylen,
-			        "histogram \"%s\": bins must be strictly ascending (%.*s%s)",
-			        h->metric, SHOW(tok, tl));
-			return false;
-		}
-		h->bins = xrealloc(h->bins, (h->nbins + 1) * sizeof(double));
-		h->bins[h->nbins++] = d;
-	}
-	if (r < 0) {
-		why_set(why, whylen, "histogram \"%s\": empty bin (stray comma)", h->metric);
-		return false;
-	}
-	return true;
-}
-
-static bool parse_histograms(const char *s, size_t len, struct config_histogram **out, size_t *nout,
-                             char *why, size_t whylen)
-{
-	struct config_histogram *hs = NULL;
-	size_t n = 0;
-	const char *end = s + len;
-
-	if (len == 0) {
-		*out = NULL;
-		*nout = 0;
-		return true;
-	}
-	for (const char *p = s;;) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		const char *e = semi ? semi : end;
-		const char *entry = p;
-		size_t elen = (size_t)(e - p);
-		trim(&entry, &elen);
-		if (elen == 0) {
-			why_set(why, whylen, "empty histogram entry (stray ';')");
-			goto fail;
-		}
-		hs = xrealloc(hs, (n + 1) * sizeof(*hs));
-		hs[n] = (struct config_histogram){NULL, NULL, 0};
-		bool ok = parse_histogram_entry(entry, elen, &hs[n], why, whylen);
-		n++;
-		if (!ok)
-			goto fail;
-		for (size_t i = 0; i + 1 < n; i++) {
-			if (strcmp(hs[i].metric, hs[n - 1].metric) == 0) {
-				why_set(why, whylen, "histogram \"%s\" is listed twice",
-				        hs[i].metric);
-				goto fail;
-			}
-		}
-		if (!semi)
-			break;
-		p = semi + 1;
-	}
-	*out = hs;
-	*nout = n;
-	return true;
-fail:
-	free_histograms(hs, n);
-	return false;
-}
-
-static const struct {
-	const char *name;
-	unsigned bit;
-} tag_style_names[] = {
-    {"librato", TAG_STYLE_LIBRATO},
-    {"influxdb", TAG_STYLE_INFLUXDB},
-    {"signalfx", TAG_STYLE_SIGNALFX},
-};
-
-#define NTAG_STYLES (sizeof(tag_style_names) / sizeof(tag_style_names[0]))
-
-static bool parse_tag_styles(const char *s, size_t len, unsigned *out, char *why, size_t whylen)
-{
-	struct tokens t = {s, s + len, false};
-	unsigned bits = 0;
-	const char *tok;
-	size_t tl;
-	int r;
-
-	while ((r = next_token(&t, &tok, &tl)) == 1) {
-		size_t i = 0;
-		while (i < NTAG_STYLES && !word_eq(tok, tl, tag_style_names[i].name))
-			i++;
-		if (i == NTAG_STYLES) {
-			why_set(
-			    why, whylen,
-			    "unknown tag style \"%.*s%s\" (expected librato, influxdb or signalfx)",
-			    SHOW(tok, tl));
-			return false;
-		}
-		bits |= tag_style_names[i].bit;
-	}
-	if (r < 0) {
-		why_set(why, whylen, "empty entry in the list (stray comma)");
-		return false;
-	}
-	*out = bits;
-	return true;
-}
-
-/* ---- formatting (the inverse of the parsers) --------------------------- */
-
-static void format_scaled(struct buf *b, int64_t v, const char *const *units, const int64_t *scale,
-                          size_t nunits, const char *zero)
-{
-	if (v == 0) {
-		buf_puts(b, zero);
-		return;
-	}
-	for (size_t i = 0; i < nunits; i++) {
-		if (v % scale[i] == 0) {
-			buf_printf(b, "%lld%s", (long long)(v / scale[i]), units[i]);
-			return;
-		}
-	}
-	buf_printf(b, "%lld", (long long)v);
-}
-
-static void format_duration(struct buf *b, int64_t ms)
-{
-	static const char *const units[] = {"d", "h", "m", "s", "ms"};
-	static const int64_t scale[] = {86400000, 3600000, 60000, 1000, 1};
-	format_scaled(b, ms, units, scale, 5, "0s");
-}
-
-static void format_size(struct buf *b, int64_t bytes)
-{
-	static const char *const units[] = {"g", "m", "k"};
-	static const int64_t scale[] = {GIB, MIB, KIB};
-	format_scaled(b, bytes, units, scale, 3, "0");
-}
+/* ---- formatting -------------------------------------------------------- */
 
 static int64_t get_int(const void *field, size_t size)
 {
@@ -635,54 +250,23 @@ static void format_value(struct buf *b, const struct config *c, const struct cfg
 		buf_printf(b, "%lld", (long long)get_int(f, o->size));
 		break;
 	case OPT_DURATION:
-		format_duration(b, *(const int64_t *)f);
+		cfgval_format_duration(b, *(const int64_t *)f);
 		break;
 	case OPT_SIZE:
-		format_size(b, *(const int64_t *)f);
+		cfgval_format_size(b, *(const int64_t *)f);
 		break;
 	case OPT_LOG_LEVEL:
 		buf_puts(b, log_level_name(*(const int *)f));
 		break;
-	case OPT_PERCENTILES: {
-		const double *v = *(double *const *)f;
-		for (size_t i = 0; i < ccount_of(c, o); i++) {
-			if (i)
-				buf_puts(b, ", ");
-			buf_num(b, v[i]);
-		}
+	case OPT_PERCENTILES:
+		cfgval_format_percentiles(b, *(double *const *)f, ccount_of(c, o));
 		break;
-	}
-	case OPT_HISTOGRAM: {
-		const struct config_histogram *h = *(struct config_histogram *const *)f;
-		for (size_t i = 0; i < ccount_of(c, o); i++) {
-			if (i)
-				buf_puts(b, "; ");
-			buf_puts(b, h[i].metric);
-			buf_putc(b, ':');
-			for (size_t j = 0; j < h[i].nbins; j++) {
-				if (j)
-					buf_putc(b, ',');
-				if (isinf(h[i].bins[j]))
-					buf_puts(b, "inf");
-				else
-					buf_num(b, h[i].bins[j]);
-			}
-		}
+	case OPT_HISTOGRAM:
+		cfgval_format_histograms(b, *(struct config_histogram *const *)f, ccount_of(c, o));
 		break;
-	}
-	case OPT_TAG_STYLES: {
-		unsigned bits = *(const unsigned *)f;
-		bool first = true;
-		for (size_t i = 0; i < NTAG_STYLES; i++) {
-			if (bits & tag_style_names[i].bit) {
-				if (!first)
-					buf_puts(b, ", ");
-				buf_puts(b, tag_style_names[i].name);
-				first = false;
-			}
-		}
+	case OPT_TAG_STYLES:
+		cfgval_format_tag_styles(b, *(const unsigned *)f);
 		break;
-	}
 	case OPT_SECTION:
 		break;
 	}
@@ -691,9 +275,9 @@ static void format_value(struct buf *b, const struct config *c, const struct cfg
 static void format_bound(struct buf *b, const struct cfg_opt *o, int64_t v)
 {
 	if (o->type == OPT_DURATION)
-		format_duration(b, v);
+		cfgval_format_duration(b, v);
 	else if (o->type == OPT_SIZE)
-		format_size(b, v);
+		cfgval_format_size(b, v);
 	else
 		buf_printf(b, "%lld", (long long)v);
 }
@@ -718,7 +302,7 @@ static void release_value(struct config *c, const struct cfg_opt *o)
 		*count_of(c, o) = 0;
 		break;
 	case OPT_HISTOGRAM:
-		free_histograms(*(struct config_histogram **)f, *count_of(c, o));
+		cfgval_free_histograms(*(struct config_histogram **)f, *count_of(c, o));
 		*(struct config_histogram **)f = NULL;
 		*count_of(c, o) = 0;
 		break;
@@ -737,33 +321,27 @@ static bool check_range(const struct cfg_opt *o, int64_t v, char *why, size_t wh
 	format_bound(&b, o, o->min);
 	buf_puts(&b, "..");
 	format_bound(&b, o, o->max);
-	why_set(why, whylen, "%s", b.p);
+	snprintf(why, whylen, "%s", b.p);
 	buf_free(&b);
 	return false;
 }
 
+/* Length bounds of a string, name or path (and no whitespace in a name). */
 static bool check_text(const struct cfg_opt *o, const char *s, size_t len, char *why, size_t whylen)
 {
-	if (o->type == OPT_NAME) {
-		for (size_t i = 0; i < len; i++) {
-			if (is_ws(s[i])) {
-				why_set(why, whylen,
-				        "\"%.*s%s\": whitespace is not allowed in a name",
-				        SHOW(s, len));
-				return false;
-			}
-		}
-	}
+	if (o->type == OPT_NAME && !cfgval_name(s, len, why, whylen))
+		return false;
 	if ((int64_t)len < o->min) {
 		if (o->min == 1)
-			why_set(why, whylen, "must not be empty");
+			snprintf(why, whylen, "must not be empty");
 		else
-			why_set(why, whylen, "must be at least %lld bytes long", (long long)o->min);
+			snprintf(why, whylen, "must be at least %lld bytes long",
+			         (long long)o->min);
 		return false;
 	}
 	if ((int64_t)len > o->max) {
-		why_set(why, whylen, "%zu bytes long, at most %lld allowed", len,
-		        (long long)o->max);
+		snprintf(why, whylen, "%zu bytes long, at most %lld allowed", len,
+		         (long long)o->max);
 		return false;
 	}
 	return true;
@@ -782,29 +360,16 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 	case OPT_STRING:
 	case OPT_NAME:
 	case OPT_PATH:
-		if (o->type == OPT_ADDRESS ? !parse_address(s, len, why, whylen)
+		if (o->type == OPT_ADDRESS ? !cfgval_address(s, len, why, whylen)
 		                           : !check_text(o, s, len, why, whylen))
 			return false;
 		release_value(c, o);
 		*(char **)f = xstrndup(s, len);
 		return true;
-	case OPT_BOOL: {
-		bool b;
-		if (!parse_bool(s, len, &b)) {
-			why_set(why, whylen,
-			        "\"%.*s%s\": expected true, false, yes, no, on, off, 1 or 0",
-			        SHOW(s, len));
-			return false;
-		}
-		*(bool *)f = b;
-		return true;
-	}
+	case OPT_BOOL:
+		return cfgval_bool(s, len, (bool *)f, why, whylen);
 	case OPT_INT:
-		if (!num_parse_int64(s, len, &v)) {
-			why_set(why, whylen, "\"%.*s%s\" is not an integer", SHOW(s, len));
-			return false;
-		}
-		if (!check_range(o, v, why, whylen))
+		if (!cfgval_int(s, len, &v, why, whylen) || !check_range(o, v, why, whylen))
 			return false;
 		if (o->size == sizeof(int)) {
 			int i = (int)v;
@@ -814,44 +379,19 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 		}
 		return true;
 	case OPT_DURATION:
-		if (!num_parse_duration_ms(s, len, &v)) {
-			why_set(
-			    why, whylen,
-			    "\"%.*s%s\" is not a duration (an integer with unit ms, s, m, h or d; "
-			    "a bare number is seconds)",
-			    SHOW(s, len));
-			return false;
-		}
-		if (!check_range(o, v, why, whylen))
-			return false;
-		*(int64_t *)f = v;
-		return true;
 	case OPT_SIZE:
-		if (!num_parse_size(s, len, &v)) {
-			why_set(why, whylen,
-			        "\"%.*s%s\" is not a size (an integer of bytes, optionally with k, "
-			        "m or g)",
-			        SHOW(s, len));
-			return false;
-		}
-		if (!check_range(o, v, why, whylen))
+		if (!(o->type == OPT_DURATION ? cfgval_duration(s, len, &v, why, whylen)
+		                              : cfgval_size(s, len, &v, why, whylen)) ||
+		    !check_range(o, v, why, whylen))
 			return false;
 		*(int64_t *)f = v;
 		return true;
-	case OPT_LOG_LEVEL: {
-		int lvl;
-		if (!log_level_parse(s, &lvl)) {
-			why_set(why, whylen, "\"%.*s%s\": expected error, warn, info or debug",
-			        SHOW(s, len));
-			return false;
-		}
-		*(int *)f = lvl;
-		return true;
-	}
+	case OPT_LOG_LEVEL:
+		return cfgval_log_level(s, len, (int *)f, why, whylen);
 	case OPT_PERCENTILES: {
 		double *p;
 		size_t n;
-		if (!parse_percentiles(s, len, &p, &n, why, whylen))
+		if (!cfgval_percentiles(s, len, &p, &n, why, whylen))
 			return false;
 		release_value(c, o);
 		*(double **)f = p;
@@ -861,87 +401,20 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 	case OPT_HISTOGRAM: {
 		struct config_histogram *h;
 		size_t n;
-		if (!parse_histograms(s, len, &h, &n, why, whylen))
+		if (!cfgval_histograms(s, len, &h, &n, why, whylen))
 			return false;
 		release_value(c, o);
 		*(struct config_histogram **)f = h;
 		*count_of(c, o) = n;
 		return true;
 	}
-	case OPT_TAG_STYLES: {
-		unsigned bits;
-		if (!parse_tag_styles(s, len, &bits, why, whylen))
-			return false;
-		*(unsigned *)f = bits;
-		return true;
-	}
+	case OPT_TAG_STYLES:
+		return cfgval_tag_styles(s, len, (unsigned *)f, why, whylen);
 	case OPT_SECTION:
 		break;
 	}
-	why_set(why, whylen, "not a key");
+	snprintf(why, whylen, "not a key");
 	return false;
-}
-
-/* The value syntax shared by files and -o, after trimming:
- *   key = "  two spaces kept \" and \\ escaped  "
- *         ^ a leading quote starts a quoted value that must end the line
- * Anything else is taken as it stands (';' and '#' included). Writes the
- * value to out, NUL-terminated. */
-static bool unquote(const char *s, size_t len, struct buf *out, char *why, size_t whylen)
-{
-	buf_reset(out);
-	buf_reserve(out, len);
-	out->p[0] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			why_set(why, whylen, "control character 0x%02x in value", ch);
-			return false;
-		}
-	}
-	if (len == 0 || s[0] != '"') {
-		buf_append(out, s, len);
-		return true;
-	}
-	size_t i = 1;
-	for (; i < len && s[i] != '"'; i++) {
-		if (s[i] == '\\') {
-			if (i + 1 == len || (s[i + 1] != '"' && s[i + 1] != '\\')) {
-				why_set(why, whylen,
-				        "unknown escape in quoted value (only \\\" and \\\\ are "
-				        "allowed)");
-				return false;
-			}
-			i++;
-		}
-		buf_putc(out, s[i]);
-	}
-	if (i == len) {
-		why_set(why, whylen, "quoted value has no closing '\"'");
-		return false;
-	}
-	if (i + 1 != len) {
-		why_set(why, whylen, "text after the closing '\"' of a quoted value");
-		return false;
-	}
-	return true;
-}
-
-/* Appends v as a value that unquote() reads back unchanged. */
-static void quote_value(struct buf *b, const char *v, size_t len)
-{
-	bool need = len > 0 && (is_ws(v[0]) || is_ws(v[len - 1]) || v[0] == '"');
-	if (!need) {
-		buf_append(b, v, len);
-		return;
-	}
-	buf_putc(b, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] == '"' || v[i] == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, v[i]);
-	}
-	buf_putc(b, '"');
 }
 
 /* Parses the raw (still quoted, untrimmed) value text and applies it. */
@@ -949,9 +422,8 @@ static bool apply_raw(struct config *c, const struct cfg_opt *o, const char *raw
                       char *why, size_t whylen)
 {
 	struct buf val = BUF_INIT;
-	trim(&raw, &len);
-	bool ok =
-	    unquote(raw, len, &val, why, whylen) && set_value(c, o, val.p, val.len, why, whylen);
+	bool ok = ini_unquote(raw, len, &val, why, whylen) &&
+	          set_value(c, o, val.p, val.len, why, whylen);
 	buf_free(&val);
 	return ok;
 }
@@ -985,185 +457,76 @@ void config_free(struct config *c)
 	free(c);
 }
 
+/* ---- loading a file ---------------------------------------------------- */
+
 struct load {
 	struct config *c;
-	const char *path;
-	unsigned long line;
-	const struct cfg_opt *sec; /* current section row, NULL before the first */
-	/* An unknown section is reported at its first key, which names the key
-	 * ("FILE:LINE: [section] key: reason"), or at its header when it has
-	 * no keys. */
-	char *unknown;              /* its name, or NULL */
-	unsigned long unknown_line; /* line of its header */
-	unsigned long *seen;        /* line where each table row was set, 0 = not yet */
-	char *err;
-	size_t errlen;
+	const struct cfg_opt *sec; /* the current section's row */
+	unsigned long *seen;       /* line where each table row was set, 0 = not yet */
 };
 
-static int load_fail(struct load *ld, unsigned long line, const char *sec, const char *key,
-                     size_t keylen, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-/* "FILE:LINE: [section] key: reason", leaving out what is not known. */
-static int load_fail(struct load *ld, unsigned long line, const char *sec, const char *key,
-                     size_t keylen, const char *fmt, ...)
+static bool load_section(void *ctx, const char *name, size_t len)
 {
-	struct buf b = BUF_INIT;
-	char reason[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	buf_printf(&b, "%s:%lu: ", ld->path, line);
-	if (sec)
-		buf_printf(&b, "[%.*s%s]%s", SHOW(sec, strlen(sec)), key ? " " : "");
-	if (key)
-		buf_printf(&b, "%.*s%s", SHOW(key, keylen));
-	buf_printf(&b, "%s%s", sec || key ? ": " : "", reason);
-	snprintf(ld->err, ld->errlen, "%s", b.p);
-	buf_free(&b);
-	return -1;
+	struct load *ld = ctx;
+	ld->sec = find_section(name, len);
+	return ld->sec != NULL;
 }
 
-/* An error in the current section (or before any) at the current line. */
-#define FAIL_HERE(ld, key, keylen, ...)                                                            \
-	load_fail((ld), (ld)->line, (ld)->sec ? (ld)->sec->section : NULL, (key), (keylen),        \
-	          __VA_ARGS__)
-
-/* Called at a new header and at the end of the file. */
-static int check_unknown_section(struct load *ld)
+static int load_key(void *ctx, const struct ini_item *it, char *why, size_t whylen)
 {
-	if (!ld->unknown)
-		return 0;
-	return load_fail(ld, ld->unknown_line, ld->unknown, NULL, 0, "unknown section");
-}
-
-/* One line of an INI file, without its newline:
- *   [server]            a section header (may repeat)
- *   udp = 0.0.0.0:8125  key = value
- *   # comment / ; comment / blank */
-static int load_line(struct load *ld, const char *s, size_t len)
-{
-	trim(&s, &len);
-	if (len == 0 || s[0] == '#' || s[0] == ';')
-		return 0;
-	if (s[0] == '[') {
-		if (check_unknown_section(ld) < 0)
-			return -1;
-		ld->sec = NULL;
-		const char *close = memchr(s, ']', len);
-		if (!close)
-			return FAIL_HERE(ld, NULL, 0, "section header has no closing ']'");
-		if (close + 1 != s + len)
-			return FAIL_HERE(ld, NULL, 0, "text after the section header \"%.*s%s\"",
-			                 SHOW(s, len));
-		const char *name = s + 1;
-		size_t nl = (size_t)(close - name);
-		trim(&name, &nl);
-		if (nl == 0)
-			return FAIL_HERE(ld, NULL, 0, "empty section name");
-		ld->sec = find_section(name, nl);
-		if (!ld->sec) {
-			ld->unknown = xstrndup(name, nl);
-			ld->unknown_line = ld->line;
-		}
-		return 0;
+	struct load *ld = ctx;
+	if (!it->section) {
+		snprintf(why, whylen, "key before any [section] header");
+		return -1;
 	}
-
-	const char *eq = memchr(s, '=', len);
-	const char *key = s;
-	size_t kl = eq ? (size_t)(eq - s) : 0;
-	trim(&key, &kl);
-	if (!eq || kl == 0)
-		return FAIL_HERE(
-		    ld, NULL, 0,
-		    "expected \"key = value\", \"[section]\" or a comment, got \"%.*s%s\"",
-		    SHOW(s, len));
-	if (ld->unknown)
-		return load_fail(ld, ld->line, ld->unknown, key, kl,
-		                 "unknown section (header on line %lu)", ld->unknown_line);
-	if (!ld->sec)
-		return FAIL_HERE(ld, key, kl, "key before any [section] header");
-	const struct cfg_opt *o = find_key(ld->sec, key, kl);
-	if (!o)
-		return FAIL_HERE(ld, key, kl, "unknown key");
+	const struct cfg_opt *o = find_key(ld->sec, it->key, it->keylen);
+	if (!o) {
+		snprintf(why, whylen, "unknown key");
+		return -1;
+	}
 	size_t idx = (size_t)(o - table);
-	if (ld->seen[idx])
-		return FAIL_HERE(ld, key, kl, "set twice (first on line %lu)", ld->seen[idx]);
-
-	char why[512];
-	if (!apply_raw(ld->c, o, eq + 1, (size_t)(s + len - eq - 1), why, sizeof(why)))
-		return FAIL_HERE(ld, key, kl, "%s", why);
-	ld->seen[idx] = ld->line;
+	if (ld->seen[idx]) {
+		snprintf(why, whylen, "set twice (first on line %lu)", ld->seen[idx]);
+		return -1;
+	}
+	if (!apply_raw(ld->c, o, it->value, it->vallen, why, whylen))
+		return -1;
+	ld->seen[idx] = it->line;
 	return 0;
 }
 
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct load ld = {.c = c, .path = path, .err = err, .errlen = errlen};
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
-
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	ld.seen = xcalloc(NOPTS, sizeof(*ld.seen));
-	errno = 0;
-	while ((n = getline(&line, &cap, f)) != -1) {
-		const char *s = line;
-		size_t len = (size_t)n;
-		ld.line++;
-		if (ld.line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-			s += 3; /* UTF-8 byte order mark */
-			len -= 3;
-		}
-		if (memchr(s, '\0', len)) {
-			rc = FAIL_HERE(&ld, NULL, 0, "NUL byte in line");
-			break;
-		}
-		if (load_line(&ld, s, len) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	if (rc == 0 && ferror(f)) {
-		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno ? errno : EIO));
-		rc = -1;
-	}
-	if (rc == 0)
-		rc = check_unknown_section(&ld);
-	free(line);
+	static const struct ini_handler handler = {load_section, load_key};
+	struct load ld = {.c = c, .seen = xcalloc(NOPTS, sizeof(*ld.seen))};
+	int rc = ini_read_file(path, &handler, &ld, err, errlen);
 	free(ld.seen);
-	free(ld.unknown);
-	fclose(f);
 	return rc;
 }
+
+/* ---- overrides and checks ---------------------------------------------- */
 
 int config_override(struct config *c, const char *assignment, char *err, size_t errlen)
 {
 	const char *eq = strchr(assignment, '=');
 	const char *name = assignment;
 	size_t nl = eq ? (size_t)(eq - assignment) : strlen(assignment);
-	trim(&name, &nl);
+	ini_trim(&name, &nl);
 	const char *dot = memchr(name, '.', nl);
 	if (!eq || !dot || dot == name || dot + 1 == name + nl) {
 		snprintf(err, errlen, "-o %.*s%s: expected section.key=value",
-		         SHOW(assignment, strlen(assignment)));
+		         INI_SHOW(assignment, strlen(assignment)));
 		return -1;
 	}
 	size_t sl = (size_t)(dot - name), kl = nl - sl - 1;
 	const struct cfg_opt *sec = find_section(name, sl);
 	if (!sec) {
-		snprintf(err, errlen, "-o %.*s%s: unknown section", SHOW(name, nl));
+		snprintf(err, errlen, "-o %.*s%s: unknown section", INI_SHOW(name, nl));
 		return -1;
 	}
 	const struct cfg_opt *o = find_key(sec, dot + 1, kl);
 	if (!o) {
-		snprintf(err, errlen, "-o %.*s%s: unknown key", SHOW(name, nl));
+		snprintf(err, errlen, "-o %.*s%s: unknown key", INI_SHOW(name, nl));
 		return -1;
 	}
 	char why[512];
@@ -1172,16 +535,6 @@ int config_override(struct config *c, const char *assignment, char *err, size_t 
 		return -1;
 	}
 	return 0;
-}
-
-/* The port of an address that parse_address() accepted. */
-static int64_t addr_port(const char *a)
-{
-	const char *colon = strrchr(a, ':');
-	int64_t port = -1;
-	if (colon)
-		num_parse_int64(colon + 1, strlen(colon + 1), &port);
-	return port;
 }
 
 int config_validate(const struct config *c, char *err, size_t errlen)
@@ -1217,7 +570,7 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	for (size_t i = 0; i < 3; i++) {
 		for (size_t j = i + 1; j < 3; j++) {
 			if (tcp[i].addr[0] && strcmp(tcp[i].addr, tcp[j].addr) == 0 &&
-			    addr_port(tcp[i].addr) != 0) {
+			    cfgval_address_port(tcp[i].addr) != 0) {
 				snprintf(err, errlen, "%s: same TCP address as %s (%s)",
 				         tcp[j].name, tcp[i].name, tcp[i].addr);
 				return -1;
@@ -1241,7 +594,7 @@ void config_dump(const struct config *c, FILE *out)
 		buf_printf(&line, "%s.%s =", o->section, o->key);
 		if (v.len) {
 			buf_putc(&line, ' ');
-			quote_value(&line, v.p, v.len);
+			ini_quote(&line, v.p, v.len);
 		}
 		buf_putc(&line, '\n');
 		fwrite(line.p, 1, line.len, out);
@@ -1391,7 +744,7 @@ void config_write_reference(FILE *out)
 		format_value(&b, c, o);
 		if (b.len > head) {
 			struct buf q = BUF_INIT;
-			quote_value(&q, b.p + head, b.len - head);
+			ini_quote(&q, b.p + head, b.len - head);
 			b.len = head;
 			buf_putc(&b, ' ');
 			buf_append(&b, q.p, q.len);

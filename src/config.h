@@ -20,26 +20,25 @@ struct config_histogram {
 
 struct config {
 	/* [server] — an empty address disables that listener */
-	char *udp;          /* host:port, default 127.0.0.1:8125 */
-	char *tcp;          /* host:port, default 127.0.0.1:8125 */
-	char *unix_dgram;   /* server.unix: path of a Unix datagram socket, default "" */
-	char *unix_stream;  /* server.unix_stream: path, DogStatsD length-prefixed, default "" */
-	char *admin;        /* default 127.0.0.1:8126 */
-	char *http;         /* default 127.0.0.1:8127 */
-	char *port_file;    /* server.port_file: write bound addresses here, default "" */
-	int workers;        /* 0 = number of CPUs */
+	char *udp;         /* host:port, default 127.0.0.1:8125 */
+	char *tcp;         /* host:port, default 127.0.0.1:8125 */
+	char *unix_dgram;  /* server.unix: path of a Unix datagram socket, default "" */
+	char *unix_stream; /* server.unix_stream: path, DogStatsD length-prefixed, default "" */
+	char *admin;       /* default 127.0.0.1:8126 */
+	char *http;        /* default 127.0.0.1:8127 */
+	char *port_file;   /* server.port_file: write bound addresses here, default "" */
+	int workers;       /* 0 = number of CPUs */
 	int64_t flush_interval_ms; /* default 10s */
-	int64_t max_series; /* default 1000000 */
-	int log_level;      /* enum log_level, default info */
-	int64_t rcvbuf;     /* SO_RCVBUF bytes, default 8m */
-	int64_t max_datagram; /* default 65536 */
-	int64_t max_name;   /* default 512 */
-	int64_t max_tags;   /* default 64 */
+	int64_t max_series;        /* default 1000000 */
+	int log_level;             /* enum log_level, default info */
+	int64_t rcvbuf;            /* SO_RCVBUF bytes, default 8m */
+	int64_t max_datagram;      /* default 65536 */
+	int64_t max_name;          /* default 512 */
+	int64_t max_tags;          /* default 64 */
 
 	/* [statsd] */
 	double *percentiles; /* default {90} */
 	size_t npercentiles;
-	int64_t exact_samples; /* default 4096 */
 	struct config_histogram *histograms; /* default none */
 	size_t nhistograms;
 	bool gauge_deltas;   /* default true */
@@ -50,9 +49,9 @@ struct config {
 
 	/* [graphite] — empty address (the default) disables the sink */
 	char *graphite_address;
-	bool graphite_legacy;     /* legacy_namespace, default true */
-	char *graphite_prefix;    /* default "stats" (non-legacy namespace root) */
-	char *graphite_suffix;    /* global suffix, default "" */
+	bool graphite_legacy;        /* legacy_namespace, default true */
+	char *graphite_prefix;       /* default "stats" (non-legacy namespace root) */
+	char *graphite_suffix;       /* global suffix, default "" */
 	int64_t graphite_buffer_max; /* bytes kept across an outage, default 64m */
 };
 

@@ -1,8 +1,9 @@
 /* registry: the main thread's catalogue of series per kind, with the
  * reference statsd's lifecycle — counters, timers and sets are reported
  * (as zero/empty) every interval until deleted; gauges keep their value;
- * with statsd.delete_idle, series that received nothing in an interval are
- * removed after it. Iteration is in first-seen order, like the reference's
+ * with statsd.delete_idle, every series is removed after each flush (the
+ * reference's deleteIdleStats), so only series that receive data in an
+ * interval are sent for it. Iteration is in first-seen order, like the reference's
  * JavaScript objects. Merging takes worker shards; formatting lives in gfmt;
  * the admin views (util.inspect style) and deletes live here. */
 #include "registry.h"
@@ -257,7 +258,7 @@ void registry_end_interval(struct registry *r)
 			struct reg_series *s = t->order[i];
 			if (!s)
 				continue;
-			bool keep = s->updated || s->internal || !del;
+			bool keep = s->internal || !del;
 			if (!keep) {
 				remove_at(t, i);
 				continue;

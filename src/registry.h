@@ -57,9 +57,9 @@ size_t registry_total(const struct registry *r);
 /* Iteration over one kind, in insertion order; *pos starts at 0. */
 struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos);
 
-/* Ends the interval: counters to 0, timer values and set members cleared,
- * and with statsd.delete_idle every series not updated this interval is
- * removed (the internal counters are kept, as the reference keeps them). */
+/* Ends the interval: counters to 0, timer values and set members cleared;
+ * with statsd.delete_idle every series is removed instead (as the
+ * reference's deleteIdleStats), except its internal counters. */
 void registry_end_interval(struct registry *r);
 
 /* Admin views, in the reference's util.inspect style: `counters`,
