@@ -170,7 +170,7 @@ static const struct cfg_opt table[] = {
 	    "Root of every name when legacy_namespace is false (statsd's globalPrefix)."),
 	KEY("graphite", "suffix", OPT_NAME, "", 0, 128, graphite_suffix, false,
 	    "Appended to every name as .<suffix>, before any tags (statsd's globalSuffix)."),
-	KEY("graphite", "buffer_max", OPT_SIZE, "64m", 0, 4 * GIB, graphite_buffer_max, false,
+	KEY("graphite", "buffer_max", OPT_SIZE, "64m", 64 * 1024, 4 * GIB, graphite_buffer_max, false,
 	    "Bytes of output kept while carbon is unreachable; what does not fit is dropped "
 	    "and counted."),
 };

@@ -13,6 +13,9 @@
 
 struct shard {
 	struct htab *tab[SHARD_KIND_COUNT];
+	/* entries in first-seen order, so the registry keeps the wire's order */
+	struct shard_entry **order[SHARD_KIND_COUNT];
+	size_t norder[SHARD_KIND_COUNT], cap[SHARD_KIND_COUNT];
 	size_t max_series;
 	struct selfstats stats;
 };
@@ -38,8 +41,10 @@ void shard_free(struct shard *s)
 {
 	if (!s)
 		return;
-	for (int k = 0; k < SHARD_KIND_COUNT; k++)
+	for (int k = 0; k < SHARD_KIND_COUNT; k++) {
 		htab_free(s->tab[k], free_entry);
+		free(s->order[k]);
+	}
 	free(s);
 }
 
@@ -87,6 +92,11 @@ bool shard_record(struct shard *s, const struct sample *smp)
 		e->key_len = smp->key_len;
 		e->name_len = smp->name_len;
 		htab_put(s->tab[k], e->key, e->key_len, h, e);
+		if (s->norder[k] == s->cap[k]) {
+			s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 64;
+			s->order[k] = xrealloc(s->order[k], s->cap[k] * sizeof(*s->order[k]));
+		}
+		s->order[k][s->norder[k]++] = e;
 	}
 	e->type = smp->type;
 	switch (k) {
@@ -131,7 +141,7 @@ size_t shard_count(const struct shard *s)
 
 struct shard_entry *shard_next(const struct shard *s, enum shard_kind k, size_t *pos)
 {
-	return htab_next(s->tab[k], pos);
+	return *pos < s->norder[k] ? s->order[k][(*pos)++] : NULL;
 }
 
 void shard_clear(struct shard *s)
@@ -140,6 +150,7 @@ void shard_clear(struct shard *s)
 		size_t cap = htab_count(s->tab[k]);
 		htab_free(s->tab[k], free_entry);
 		s->tab[k] = htab_new(cap < 64 ? 64 : cap);
+		s->norder[k] = 0;
 	}
 	memset(&s->stats, 0, sizeof(s->stats));
 }

@@ -43,7 +43,8 @@ struct selfstats *shard_stats(struct shard *s);
 
 size_t shard_count(const struct shard *s);
 
-/* Iterates one kind's entries; *pos starts at 0; NULL at the end. */
+/* Iterates one kind's entries in first-seen order; *pos starts at 0; NULL
+ * at the end. */
 struct shard_entry *shard_next(const struct shard *s, enum shard_kind k, size_t *pos);
 
 /* Empties the shard (entries freed, stats zeroed) for reuse. */

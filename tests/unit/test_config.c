@@ -226,7 +226,7 @@ static const struct good good_cases[] = {
     {"server.max_datagram=1m", "server.max_datagram = 1m"},
     {"server.max_name=1", "server.max_name = 1"},
     {"server.max_name=4k", "server.max_name = 4k"},
-    {"graphite.buffer_max=0", "graphite.buffer_max = 0"},
+    {"graphite.buffer_max=64k", "graphite.buffer_max = 64k"},
     {"graphite.buffer_max=4g", "graphite.buffer_max = 4g"},
     /* log level */
     {"server.log_level=debug", "server.log_level = debug"},
@@ -428,7 +428,8 @@ static const struct bad bad_cases[] = {
     {"server.max_datagram=1025k", "-o server.max_datagram: 1025k is out of range 64..1m"},
     {"server.max_name=0", "-o server.max_name: 0 is out of range 1..4k"},
     {"server.max_name=4097", "-o server.max_name: 4097 is out of range 1..4k"},
-    {"graphite.buffer_max=5g", "-o graphite.buffer_max: 5g is out of range 0..4g"},
+    {"graphite.buffer_max=5g", "-o graphite.buffer_max: 5g is out of range 64k..4g"},
+    {"graphite.buffer_max=0", "-o graphite.buffer_max: 0 is out of range 64k..4g"},
     /* log level */
     {"server.log_level=verbose",
      "-o server.log_level: \"verbose\": expected error, warn, info or debug"},

@@ -74,6 +74,13 @@ static void test_counters_and_weights(void)
 	};
 	feed(sh, ops, 5);
 	CU_ASSERT_EQUAL(shard_count(sh), 4);
+	/* first-seen order survives the shard (hash order would not) */
+	size_t pos = 0;
+	CU_ASSERT_STRING_EQUAL(shard_next(sh, SHARD_COUNTERS, &pos)->key, "gorets");
+	CU_ASSERT_STRING_EQUAL(shard_next(sh, SHARD_COUNTERS, &pos)->key, "rate.gt1");
+	CU_ASSERT_STRING_EQUAL(shard_next(sh, SHARD_COUNTERS, &pos)->key, "neg");
+	CU_ASSERT_STRING_EQUAL(shard_next(sh, SHARD_COUNTERS, &pos)->key, "t;env=prod");
+	CU_ASSERT_PTR_NULL(shard_next(sh, SHARD_COUNTERS, &pos));
 	registry_merge(r, sh, &st);
 	CU_ASSERT_EQUAL(shard_count(sh), 0);
 	CU_ASSERT_DOUBLE_EQUAL(find(r, REG_COUNTERS, "gorets")->value, 11, 0);
