@@ -30,6 +30,7 @@ struct flush {
 	struct intake *intake;
 	struct graphite *graphite;
 	struct event *tick;
+	int64_t next_boundary_ms; /* wall-clock end of the current interval */
 	int64_t pending_ts;
 	int64_t last_ts;
 	struct selfstats last; /* totals at the previous flush */
@@ -119,20 +120,31 @@ void flush_on_swapped(void *ctx)
 	do_flush(f, f->pending_ts);
 }
 
+/* A flush is stamped with the end of the interval it covers (the aligned
+ * boundary), as the reference stamps its flush time. */
+static int64_t boundary_ts(int64_t boundary_ms)
+{
+	return (int64_t)llround((double)boundary_ms / 1000.0);
+}
+
 static void arm(struct flush *f)
 {
 	int64_t iv = f->cfg->flush_interval_ms;
 	int64_t now = clock_wall_ms();
 	int64_t next = (now / iv + 1) * iv;
+	/* A timer that fires a little early must not flush one boundary twice. */
+	if (next <= f->next_boundary_ms)
+		next = f->next_boundary_ms + iv;
 	struct timeval tv = {(time_t)((next - now) / 1000), (suseconds_t)((next - now) % 1000 * 1000)};
+	f->next_boundary_ms = next;
 	evtimer_add(f->tick, &tv);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct flush *f = arg;
+	f->pending_ts = boundary_ts(f->next_boundary_ms);
 	arm(f);
-	f->pending_ts = (int64_t)llround((double)clock_wall_ms() / 1000.0);
 	if (intake_request_swap(f->intake) < 0)
 		log_warn("flush: previous swap still in progress, skipping tick ts=%lld",
 			 (long long)f->pending_ts);
@@ -149,7 +161,13 @@ int flush_start(struct flush *f)
 
 int flush_final(struct flush *f, int timeout_ms)
 {
-	int64_t ts = (int64_t)llround((double)clock_wall_ms() / 1000.0);
+	/* The last, partial interval is stamped with the boundary it would have
+	 * ended at, so it never lands in the Graphite bucket of the previous
+	 * flush (carbon accepts the future timestamp; see docs/operations.md). */
+	int64_t iv = f->cfg->flush_interval_ms;
+	int64_t ts = boundary_ts((clock_wall_ms() / iv + 1) * iv);
+	if (ts <= f->last_ts)
+		ts = f->last_ts + (iv + 999) / 1000;
 	if (f->tick)
 		evtimer_del(f->tick);
 	do_flush(f, ts);
