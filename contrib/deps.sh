@@ -8,7 +8,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libcunit1-dev
 redis-server graphite-carbon python3-whisper python3 netcat-openbsd curl
-clang libclang-rt-14-dev groff-base ca-certificates"
+clang clang-format libclang-rt-14-dev groff-base ca-certificates"
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=

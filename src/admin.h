@@ -16,7 +16,7 @@ struct admin;
 /* Binds addr ("host:port", port 0 picks one). registry and cfg are borrowed
  * for the admin's life. Returns NULL with err set when it cannot bind. */
 struct admin *admin_new(struct event_base *base, const char *addr, struct registry *reg,
-			const struct config *cfg, int64_t start_time_s, char *err, size_t errlen);
+                        const struct config *cfg, int64_t start_time_s, char *err, size_t errlen);
 void admin_free(struct admin *a);
 
 /* The bound "host:port" (for server.port_file). */

@@ -10,14 +10,17 @@ struct buf {
 	size_t cap;
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t n);
 void buf_putc(struct buf *b, char c);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_num(struct buf *b, double v); /* num_format */
+void buf_num(struct buf *b, double v);     /* num_format */
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);

@@ -38,7 +38,7 @@ struct flush {
 };
 
 struct flush *flush_new(struct event_base *base, const struct config *cfg, struct registry *reg,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	struct flush *f = xcalloc(1, sizeof(*f));
 	f->base = base;
@@ -46,8 +46,8 @@ struct flush *flush_new(struct event_base *base, const struct config *cfg, struc
 	f->reg = reg;
 	selfstats.graphite_last_flush = (uint64_t)(clock_wall_ms() / 1000);
 	if (cfg->graphite_address[0]) {
-		f->graphite =
-		    graphite_new(base, cfg->graphite_address, cfg->graphite_buffer_max, err, errlen);
+		f->graphite = graphite_new(base, cfg->graphite_address, cfg->graphite_buffer_max,
+		                           err, errlen);
 		if (!f->graphite) {
 			free(f);
 			return NULL;
@@ -92,10 +92,10 @@ static void do_flush(struct flush *f, int64_t ts)
 		*d = selfstats_desc[i].kind == 'C' ? now - selfstats_value(&f->last, i) : now;
 	}
 	f->last = selfstats;
-	registry_set_internal(f->reg, &delta, f->last_ts ? ts - f->last_ts -
-				   (int64_t)(f->cfg->flush_interval_ms / 1000)
-						       : 0,
-			      f->last_ts != 0);
+	registry_set_internal(
+	    f->reg, &delta,
+	    f->last_ts ? ts - f->last_ts - (int64_t)(f->cfg->flush_interval_ms / 1000) : 0,
+	    f->last_ts != 0);
 	f->last_ts = ts;
 	selfstats.series = registry_total(f->reg);
 
@@ -110,8 +110,8 @@ static void do_flush(struct flush *f, int64_t ts)
 	selfstats.flushes++;
 	selfstats.flush_duration_ms = (uint64_t)(clock_mono_ms() - t0);
 	log_debug("flush: ts=%lld lines=%zu bytes=%zu series=%llu duration_ms=%llu", (long long)ts,
-		  lines, f->out.len, (unsigned long long)selfstats.series,
-		  (unsigned long long)selfstats.flush_duration_ms);
+	          lines, f->out.len, (unsigned long long)selfstats.series,
+	          (unsigned long long)selfstats.flush_duration_ms);
 }
 
 void flush_on_swapped(void *ctx)
@@ -135,7 +135,8 @@ static void arm(struct flush *f)
 	/* A timer that fires a little early must not flush one boundary twice. */
 	if (next <= f->next_boundary_ms)
 		next = f->next_boundary_ms + iv;
-	struct timeval tv = {(time_t)((next - now) / 1000), (suseconds_t)((next - now) % 1000 * 1000)};
+	struct timeval tv = {(time_t)((next - now) / 1000),
+	                     (suseconds_t)((next - now) % 1000 * 1000)};
 	f->next_boundary_ms = next;
 	evtimer_add(f->tick, &tv);
 }
@@ -147,7 +148,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	arm(f);
 	if (intake_request_swap(f->intake) < 0)
 		log_warn("flush: previous swap still in progress, skipping tick ts=%lld",
-			 (long long)f->pending_ts);
+		         (long long)f->pending_ts);
 }
 
 int flush_start(struct flush *f)
@@ -176,6 +177,6 @@ int flush_final(struct flush *f, int timeout_ms)
 	int rc = graphite_drain(f->graphite, timeout_ms);
 	if (rc < 0)
 		log_warn("flush: graphite did not take the final flush within %d ms, pending=%zu",
-			 timeout_ms, graphite_pending(f->graphite));
+		         timeout_ms, graphite_pending(f->graphite));
 	return rc;
 }

@@ -15,7 +15,7 @@ struct flush;
 /* Creates the sinks (graphite.address). All arguments borrowed for life.
  * NULL with err set if a sink address is unusable. */
 struct flush *flush_new(struct event_base *base, const struct config *cfg, struct registry *reg,
-			char *err, size_t errlen);
+                        char *err, size_t errlen);
 void flush_free(struct flush *f);
 
 /* The intake whose shards the flush merges (set once, before start). */

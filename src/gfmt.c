@@ -55,7 +55,7 @@ static void put_value(struct emitter *em, double v)
 
 /* namespace . name [. stat] suffix tags  value ts */
 static void line(struct emitter *em, const char *ns, const char *key, size_t name_len,
-		 size_t key_len, const char *stat, double v)
+                 size_t key_len, const char *stat, double v)
 {
 	struct buf *b = em->out;
 	put_ns(b, ns);
@@ -84,9 +84,9 @@ static void emit_timer(void *ctx, const char *stat, double v)
 static bool is_reference_stat(const char *name)
 {
 	static const char *const ref[] = {
-	    "packets_received",        "metrics_received",      "bad_lines_seen",
-	    "graphite_last_flush",     "graphite_last_exception", "graphite_flush_length",
-	    "graphite_flush_time_ms",  "last_msg_seen",
+	    "packets_received",       "metrics_received",        "bad_lines_seen",
+	    "graphite_last_flush",    "graphite_last_exception", "graphite_flush_length",
+	    "graphite_flush_time_ms", "last_msg_seen",
 	};
 	for (size_t i = 0; i < sizeof(ref) / sizeof(ref[0]); i++)
 		if (strcmp(name, ref[i]) == 0)
@@ -95,7 +95,7 @@ static bool is_reference_stat(const char *name)
 }
 
 static void self_stats(struct emitter *em, const struct ns *ns, double interval_s,
-		       const struct selfstats *delta, const struct selfstats *totals, bool legacy)
+                       const struct selfstats *delta, const struct selfstats *totals, bool legacy)
 {
 	char key[128];
 	for (size_t i = 0; i < selfstats_count; i++) {
@@ -105,7 +105,8 @@ static void self_stats(struct emitter *em, const struct ns *ns, double interval_
 		size_t n = (size_t)snprintf(key, sizeof(key), "tallyd.%s", d->name);
 		if (d->kind == 'C') {
 			double v = (double)selfstats_value(delta, i);
-			line(em, ns->counter_rate, key, n, n, legacy ? NULL : "rate", v / interval_s);
+			line(em, ns->counter_rate, key, n, n, legacy ? NULL : "rate",
+			     v / interval_s);
 			line(em, ns->counter_count, key, n, n, legacy ? NULL : "count", v);
 		} else {
 			line(em, ns->gauge, key, n, n, NULL, (double)selfstats_value(totals, i));
@@ -114,7 +115,7 @@ static void self_stats(struct emitter *em, const struct ns *ns, double interval_
 }
 
 size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
-		  const struct selfstats *delta, const struct selfstats *totals, struct buf *out)
+                  const struct selfstats *delta, const struct selfstats *totals, struct buf *out)
 {
 	int64_t t0 = clock_mono_ms();
 	bool legacy = cfg->graphite_legacy;
@@ -128,8 +129,8 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 
 	em.tslen = (size_t)snprintf(em.ts, sizeof(em.ts), "%lld", (long long)ts);
 	if (legacy) {
-		ns = (struct ns){"stats", "stats_counts", "stats.timers", "stats.gauges",
-				 "stats.sets", "stats"};
+		ns = (struct ns){"stats",        "stats_counts", "stats.timers",
+		                 "stats.gauges", "stats.sets",   "stats"};
 	} else {
 		const char *p = cfg->graphite_prefix;
 		const char *dot = p[0] ? "." : "";
@@ -150,8 +151,8 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 	for (pos = 0; (s = registry_next(r, REG_TIMERS, &pos)) != NULL; num_stats++) {
 		struct timer_ctx tc = {&em, ns.timer, s};
 		tstats_compute(s->values, s->nvalues, s->count, interval_s, cfg->percentiles,
-			       cfg->npercentiles, tstats_histogram_for(cfg, s->key, s->key_len),
-			       emit_timer, &tc);
+		               cfg->npercentiles, tstats_histogram_for(cfg, s->key, s->key_len),
+		               emit_timer, &tc);
 	}
 	int64_t processing_ms = clock_mono_ms() - t_proc;
 	for (pos = 0; (s = registry_next(r, REG_GAUGES, &pos)) != NULL; num_stats++)
@@ -170,7 +171,7 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 		bl = (size_t)snprintf(base, sizeof(base), "stats.%s", ps);
 	} else {
 		bl = (size_t)snprintf(base, sizeof(base), "%s%s%s", ns.global,
-				      ns.global[0] ? "." : "", ps);
+		                      ns.global[0] ? "." : "", ps);
 		line(&em, "", base, bl, bl, "numStats", num_stats);
 	}
 	line(&em, "", base, bl, bl, "graphiteStats.calculationtime",
@@ -178,7 +179,8 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 	line(&em, "", base, bl, bl, "processing_time", (double)processing_ms);
 	line(&em, "", base, bl, bl, "graphiteStats.last_exception",
 	     (double)totals->graphite_last_exception);
-	line(&em, "", base, bl, bl, "graphiteStats.last_flush", (double)totals->graphite_last_flush);
+	line(&em, "", base, bl, bl, "graphiteStats.last_flush",
+	     (double)totals->graphite_last_flush);
 	line(&em, "", base, bl, bl, "graphiteStats.flush_time",
 	     (double)totals->graphite_flush_time_ms);
 	line(&em, "", base, bl, bl, "graphiteStats.flush_length",

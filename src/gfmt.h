@@ -17,6 +17,6 @@
  * (gauges such as graphite_last_flush are read from it). Timer sample arrays
  * in the registry are sorted in place. Returns the number of lines. */
 size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
-		  const struct selfstats *delta, const struct selfstats *totals, struct buf *out);
+                  const struct selfstats *delta, const struct selfstats *totals, struct buf *out);
 
 #endif

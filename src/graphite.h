@@ -16,7 +16,7 @@ struct graphite;
 /* addr is "host:port" (IPv6 as "[::1]:2003"); copied. Connects in the
  * background; returns NULL only for an unparsable address (err set). */
 struct graphite *graphite_new(struct event_base *base, const char *addr, int64_t buffer_max,
-			      char *err, size_t errlen);
+                              char *err, size_t errlen);
 void graphite_free(struct graphite *g);
 
 /* Queues one flush's lines (copied). Never blocks. */

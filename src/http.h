@@ -13,7 +13,7 @@ struct http;
 /* Binds addr ("host:port", port 0 picks one). admin borrowed (may be NULL:
  * then health is always up). Returns NULL with err set when it cannot bind. */
 struct http *http_new(struct event_base *base, const char *addr, const struct admin *admin,
-		      char *err, size_t errlen);
+                      char *err, size_t errlen);
 void http_free(struct http *h);
 const char *http_address(const struct http *h);
 

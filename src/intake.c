@@ -124,7 +124,7 @@ static void on_bad(void *ctx, const char *line, size_t len, const char *reason)
 	}
 	esc[o] = '\0';
 	log_warn("intake: bad line worker=%d reason=\"%s\" line=\"%s\"%s", w->id, reason, esc,
-		 o + 5 >= sizeof(esc) ? "..." : "");
+	         o + 5 >= sizeof(esc) ? "..." : "");
 }
 
 static void take_packet(struct worker *w, const char *p, size_t len)
@@ -153,7 +153,7 @@ static void read_dgrams(struct dgram_source *src)
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("intake: recvmmsg worker=%d err=\"%s\"", w->id,
-					 strerror(errno));
+				         strerror(errno));
 			return;
 		}
 		struct selfstats *st = shard_stats(w->shard);
@@ -172,9 +172,10 @@ static void read_dgrams(struct dgram_source *src)
 				st->packets_received++;
 				st->truncated_datagrams++;
 				if (log_limit_allow(&w->lim, clock_mono_ms()))
-					log_warn("intake: datagram longer than server.max_datagram=%zu "
-						 "dropped worker=%d",
-						 w->bufsize, w->id);
+					log_warn(
+					    "intake: datagram longer than server.max_datagram=%zu "
+					    "dropped worker=%d",
+					    w->bufsize, w->id);
 				continue;
 			}
 			take_packet(w, w->iov[i].iov_base, w->msgs[i].msg_len);
@@ -229,13 +230,14 @@ static void stream_read(struct bufferevent *bev, void *arg)
 				return;
 			evbuffer_copyout(in, hdr, 4);
 			size_t flen = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16 |
-				      (size_t)hdr[3] << 24;
+			              (size_t)hdr[3] << 24;
 			if (flen > max) {
 				shard_stats(w->shard)->stream_errors++;
 				shard_stats(w->shard)->truncated_datagrams++;
-				log_warn("intake: unix stream frame of %zu bytes > server.max_datagram, "
-					 "closing",
-					 flen);
+				log_warn(
+				    "intake: unix stream frame of %zu bytes > server.max_datagram, "
+				    "closing",
+				    flen);
 				conn_close(bev, c);
 				return;
 			}
@@ -246,12 +248,14 @@ static void stream_read(struct bufferevent *bev, void *arg)
 			take_packet(w, w->bufs, flen);
 			shard_stats(w->shard)->last_msg_seen = (uint64_t)time(NULL);
 		} else {
-			struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+			struct evbuffer_ptr eol =
+			    evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 			if (eol.pos < 0) {
 				if (avail > max) {
 					shard_stats(w->shard)->stream_errors++;
-					log_warn("intake: tcp line longer than server.max_datagram, "
-						 "closing");
+					log_warn(
+					    "intake: tcp line longer than server.max_datagram, "
+					    "closing");
 					conn_close(bev, c);
 				}
 				return;
@@ -284,7 +288,7 @@ static void stream_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-		      void *arg)
+                      void *arg)
 {
 	struct worker *w = arg;
 	struct bufferevent *bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -434,7 +438,7 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 		if (fd < 0)
 			return -1;
 		snprintf(in->unix_stream_path, sizeof(in->unix_stream_path), "%s",
-			 cfg->unix_stream);
+		         cfg->unix_stream);
 		w->unix_stream = add_listener(w, fd);
 		if (!w->unix_stream) {
 			close(fd);
@@ -452,7 +456,7 @@ static size_t default_workers(void)
 }
 
 struct intake *intake_new(const struct config *cfg, struct event_base *main_base,
-			  intake_swapped_fn on_swapped, void *ctx, char *err, size_t errlen)
+                          intake_swapped_fn on_swapped, void *ctx, char *err, size_t errlen)
 {
 	struct intake *in = xcalloc(1, sizeof(*in));
 	in->cfg = cfg;
@@ -496,8 +500,7 @@ int intake_request_swap(struct intake *in)
 	for (size_t i = 0; i < in->n; i++) {
 		struct worker *w = &in->workers[i];
 		/* The spare is the shard main merged last time, now empty. */
-		w->spare = in->handed[i] ? in->handed[i]
-					 : shard_new((size_t)in->cfg->max_series);
+		w->spare = in->handed[i] ? in->handed[i] : shard_new((size_t)in->cfg->max_series);
 		in->handed[i] = NULL;
 		event_active(w->swap_ev, EV_READ, 1);
 	}

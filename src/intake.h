@@ -21,7 +21,7 @@ typedef void (*intake_swapped_fn)(void *ctx);
 /* Binds every configured listener (the caller is main). cfg is borrowed for
  * life. Returns NULL with err set if a socket cannot be bound. */
 struct intake *intake_new(const struct config *cfg, struct event_base *main_base,
-			  intake_swapped_fn on_swapped, void *ctx, char *err, size_t errlen);
+                          intake_swapped_fn on_swapped, void *ctx, char *err, size_t errlen);
 /* Starts the worker threads. 0 or -1. */
 int intake_start(struct intake *in);
 void intake_free(struct intake *in); /* stops first if running */

@@ -43,7 +43,7 @@ void log_write(int level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000L,
-			      log_level_name(level));
+	                      log_level_name(level));
 	va_start(ap, fmt);
 	int w = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
@@ -60,7 +60,8 @@ bool log_limit_allow(struct log_limit *lim, int64_t now_ms)
 {
 	if (now_ms - lim->window_start_ms >= 1000) {
 		if (lim->suppressed > 0)
-			log_write(LOG_LVL_WARN, "log: suppressed=%lu similar messages", lim->suppressed);
+			log_write(LOG_LVL_WARN, "log: suppressed=%lu similar messages",
+			          lim->suppressed);
 		lim->window_start_ms = now_ms;
 		lim->used = 0;
 		lim->suppressed = 0;

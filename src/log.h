@@ -17,10 +17,10 @@ const char *log_level_name(int level);
 
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_at(lvl, ...)                                                                          \
-	do {                                                                                      \
-		if ((lvl) <= log_level)                                                           \
-			log_write((lvl), __VA_ARGS__);                                            \
+#define log_at(lvl, ...)                                                                           \
+	do {                                                                                       \
+		if ((lvl) <= log_level)                                                            \
+			log_write((lvl), __VA_ARGS__);                                             \
 	} while (0)
 #define log_error(...) log_at(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LVL_WARN, __VA_ARGS__)
@@ -36,7 +36,10 @@ struct log_limit {
 	unsigned long suppressed;
 };
 
-#define LOG_LIMIT_INIT(b) {.window_start_ms = 0, .burst = (b), .used = 0, .suppressed = 0}
+#define LOG_LIMIT_INIT(b)                                                                          \
+	{                                                                                          \
+		.window_start_ms = 0, .burst = (b), .used = 0, .suppressed = 0                     \
+	}
 
 /* True if a message may be logged now. When a new second starts and some
  * were suppressed, logs how many were. */

@@ -28,18 +28,17 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: tallyd [-c FILE] [-o section.key=value ...] [-t] [-V] [-h]\n"
-		"  -c FILE   read the configuration from FILE (INI)\n"
-		"  -o S.K=V  override one key, e.g. -o server.flush_interval=2s (repeatable)\n"
-		"  -t        check the configuration, print it, and exit\n"
-		"  -V        print the version and exit\n"
-		"  -h        print this help and exit\n"
-		"See tallyd(8) and docs/configuration.md.\n");
+	fprintf(out, "usage: tallyd [-c FILE] [-o section.key=value ...] [-t] [-V] [-h]\n"
+	             "  -c FILE   read the configuration from FILE (INI)\n"
+	             "  -o S.K=V  override one key, e.g. -o server.flush_interval=2s (repeatable)\n"
+	             "  -t        check the configuration, print it, and exit\n"
+	             "  -V        print the version and exit\n"
+	             "  -h        print this help and exit\n"
+	             "See tallyd(8) and docs/configuration.md.\n");
 }
 
 static int write_port_file(const char *path, const struct intake *in, const struct admin *adm,
-			   const struct http *http)
+                           const struct http *http)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
@@ -70,7 +69,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("main: SIGHUP received; nothing is reloadable in this version (alert rules "
-		 "and webhooks will be)");
+	         "and webhooks will be)");
 }
 
 int main(int argc, char **argv)
@@ -189,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg->port_file[0] && write_port_file(cfg->port_file, in, adm, http) < 0) {
 		fprintf(stderr, "tallyd: cannot write server.port_file %s: %s\n", cfg->port_file,
-			strerror(errno));
+		        strerror(errno));
 		goto out;
 	}
 	sig_term = evsignal_new(base, SIGTERM, stop_cb, base);
@@ -205,9 +204,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("main: tallyd %s started udp=%s tcp=%s graphite=%s flush_interval_ms=%lld",
-		 PACKAGE_VERSION, cfg->udp[0] ? cfg->udp : "off", cfg->tcp[0] ? cfg->tcp : "off",
-		 cfg->graphite_address[0] ? cfg->graphite_address : "off",
-		 (long long)cfg->flush_interval_ms);
+	         PACKAGE_VERSION, cfg->udp[0] ? cfg->udp : "off", cfg->tcp[0] ? cfg->tcp : "off",
+	         cfg->graphite_address[0] ? cfg->graphite_address : "off",
+	         (long long)cfg->flush_interval_ms);
 
 	event_base_dispatch(base);
 

@@ -31,13 +31,13 @@ struct sample {
 	enum metric_type type;
 	const char *key; /* series id: sanitised name + canonical ";k=v" tags */
 	size_t key_len;
-	size_t name_len;     /* key[0..name_len) is the name without tags */
-	double value;        /* counter increment, gauge value/delta, timer value */
-	double weight;       /* 1 / sample rate (1 when absent or invalid) */
-	const char *member;  /* set member (METRIC_SET only) */
+	size_t name_len;    /* key[0..name_len) is the name without tags */
+	double value;       /* counter increment, gauge value/delta, timer value */
+	double weight;      /* 1 / sample rate (1 when absent or invalid) */
+	const char *member; /* set member (METRIC_SET only) */
 	size_t member_len;
-	bool gauge_delta;    /* value is a signed delta (+N / -N with gauge_deltas) */
-	int64_t timestamp;   /* |T<unix s>, 0 when absent */
+	bool gauge_delta;  /* value is a signed delta (+N / -N with gauge_deltas) */
+	int64_t timestamp; /* |T<unix s>, 0 when absent */
 };
 
 #endif

@@ -10,7 +10,7 @@
 
 /* Resolves host:port (numeric or name) into ss; false with err on failure. */
 bool net_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* Non-blocking sockets. reuseport sets SO_REUSEPORT (UDP workers). */
 int net_bind_udp(const char *addr, bool reuseport, int rcvbuf, char *err, size_t errlen);

@@ -22,7 +22,7 @@ static bool is_space(char c)
 static bool parse_simple_decimal(const char *s, size_t len, double *out)
 {
 	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-				       1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 	size_t i = 0, digits = 0, frac = 0;
 	bool neg = false, dot = false;
 	uint64_t mant = 0;

@@ -20,11 +20,11 @@ enum {
 };
 
 struct parse_opts {
-	bool gauge_deltas;  /* +N/-N on a gauge is a delta (statsd.gauge_deltas) */
-	bool sanitize;      /* reference statsd key sanitising (statsd.sanitize) */
+	bool gauge_deltas; /* +N/-N on a gauge is a delta (statsd.gauge_deltas) */
+	bool sanitize;     /* reference statsd key sanitising (statsd.sanitize) */
 	unsigned tag_styles;
-	size_t max_name;    /* longest accepted name, bytes (server.max_name) */
-	size_t max_tags;    /* most tags on one line (server.max_tags) */
+	size_t max_name; /* longest accepted name, bytes (server.max_name) */
+	size_t max_tags; /* most tags on one line (server.max_tags) */
 };
 
 /* Defaults: gauge_deltas, sanitize, no extra tag styles, 512, 64. */
@@ -64,8 +64,8 @@ struct parse_check {
 
 struct parse_handler {
 	void (*sample)(void *ctx, const struct sample *s);
-	void (*event)(void *ctx, const struct parse_event *e);          /* may be NULL */
-	void (*check)(void *ctx, const struct parse_check *c);          /* may be NULL */
+	void (*event)(void *ctx, const struct parse_event *e); /* may be NULL */
+	void (*check)(void *ctx, const struct parse_check *c); /* may be NULL */
 	/* A bad line (or a bad value group of a multi-group line): the line as
 	 * received and a static reason string. */
 	void (*bad)(void *ctx, const char *line, size_t len, const char *reason);
@@ -76,13 +76,13 @@ struct parse_handler {
 /* Parses one line (no newline inside; a trailing '\r' is ignored).
  * Returns the number of samples/events/checks delivered, or -1 when the line
  * was bad (handler->bad called). Empty lines return 0. */
-int parse_line(const char *line, size_t len, const struct parse_opts *o,
-	       struct parse_scratch *scr, const struct parse_handler *h, void *ctx);
+int parse_line(const char *line, size_t len, const struct parse_opts *o, struct parse_scratch *scr,
+               const struct parse_handler *h, void *ctx);
 
 /* Splits a datagram on '\n' (accepting "\r\n") and parses every non-empty
  * line. Returns the number of non-empty lines seen (statsd's
  * metrics_received); bad lines are reported through handler->bad. */
 size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
-		    struct parse_scratch *scr, const struct parse_handler *h, void *ctx);
+                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx);
 
 #endif

@@ -29,15 +29,14 @@ struct registry {
 };
 
 static const char *const internal_counters[] = {"bad_lines_seen", "packets_received",
-						 "metrics_received"};
+                                                "metrics_received"};
 
 static struct reg_series *lookup(const struct kind_table *t, const char *key, size_t len)
 {
 	return htab_get(t->index, key, len, htab_hash(key, len));
 }
 
-static struct reg_series *insert(struct kind_table *t, const char *key, size_t len,
-				 size_t name_len)
+static struct reg_series *insert(struct kind_table *t, const char *key, size_t len, size_t name_len)
 {
 	struct reg_series *s = xcalloc(1, sizeof(*s));
 	s->key = xstrndup(key, len);
@@ -88,7 +87,7 @@ struct registry *registry_new(const struct config *cfg)
 	for (size_t i = 0; i < 3; i++) {
 		char key[256];
 		size_t n = (size_t)snprintf(key, sizeof(key), "%s.%s", cfg->prefix_stats,
-					    internal_counters[i]);
+		                            internal_counters[i]);
 		struct reg_series *s = insert(&r->kinds[REG_COUNTERS], key, n, n);
 		s->internal = true;
 		s->type = METRIC_COUNTER;
@@ -136,7 +135,7 @@ struct reg_series *registry_next(const struct registry *r, enum registry_kind k,
 }
 
 static void merge_entry(struct registry *r, enum registry_kind k, struct shard_entry *e,
-			struct selfstats *st)
+                        struct selfstats *st)
 {
 	struct kind_table *t = &r->kinds[k];
 	struct reg_series *s = lookup(t, e->key, e->key_len);
@@ -216,15 +215,15 @@ void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st)
 }
 
 void registry_set_internal(struct registry *r, const struct selfstats *interval, int64_t lag_s,
-			   bool have_lag)
+                           bool have_lag)
 {
 	const uint64_t vals[3] = {interval->bad_lines_seen, interval->packets_received,
-				  interval->metrics_received};
+	                          interval->metrics_received};
 	struct kind_table *t = &r->kinds[REG_COUNTERS];
 	for (size_t i = 0; i < 3; i++) {
 		char key[256];
 		size_t n = (size_t)snprintf(key, sizeof(key), "%s.%s", r->cfg->prefix_stats,
-					    internal_counters[i]);
+		                            internal_counters[i]);
 		struct reg_series *s = lookup(t, key, n);
 		if (!s) { /* deleted through the admin interface: recreate */
 			s = insert(t, key, n, n);
@@ -235,8 +234,8 @@ void registry_set_internal(struct registry *r, const struct selfstats *interval,
 	}
 	if (have_lag) {
 		char key[256];
-		size_t n = (size_t)snprintf(key, sizeof(key), "%s.timestamp_lag",
-					    r->cfg->prefix_stats);
+		size_t n =
+		    (size_t)snprintf(key, sizeof(key), "%s.timestamp_lag", r->cfg->prefix_stats);
 		struct kind_table *g = &r->kinds[REG_GAUGES];
 		struct reg_series *s = lookup(g, key, n);
 		if (!s) {
@@ -284,7 +283,7 @@ static void inspect_key(struct buf *out, const char *k, size_t len)
 	for (size_t i = 0; i < len && ident; i++) {
 		char c = k[i];
 		ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '_' || c == '$';
+		        (c >= '0' && c <= '9') || c == '_' || c == '$';
 	}
 	if (ident) {
 		buf_append(out, k, len);
@@ -332,8 +331,7 @@ void registry_inspect(const struct registry *r, enum registry_kind k, struct buf
 	buf_puts(out, "}\n");
 }
 
-void registry_delete(struct registry *r, enum registry_kind k, const char *bucket,
-		     struct buf *out)
+void registry_delete(struct registry *r, enum registry_kind k, const char *bucket, struct buf *out)
 {
 	struct kind_table *t = &r->kinds[k];
 	size_t blen = strlen(bucket);
@@ -346,7 +344,7 @@ void registry_delete(struct registry *r, enum registry_kind k, const char *bucke
 		if (!s)
 			continue;
 		bool match = (s->key_len == blen && memcmp(s->key, bucket, blen) == 0) ||
-			     (folder && s->key_len >= flen && memcmp(s->key, bucket, flen) == 0);
+		             (folder && s->key_len >= flen && memcmp(s->key, bucket, flen) == 0);
 		if (!match)
 			continue;
 		buf_puts(out, "deleted: ");

@@ -24,10 +24,10 @@ enum registry_kind { REG_COUNTERS = 0, REG_TIMERS, REG_GAUGES, REG_SETS, REG_KIN
 struct reg_series {
 	char *key;
 	size_t key_len;
-	size_t name_len;  /* key[0..name_len) is the name, the rest ";k=v" tags */
+	size_t name_len;       /* key[0..name_len) is the name, the rest ";k=v" tags */
 	enum metric_type type; /* the wire type last seen (ms, h or d for timers) */
-	bool internal;    /* the reference's own statsd.* counters and timestamp_lag */
-	bool updated;     /* received data this interval */
+	bool internal;         /* the reference's own statsd.* counters and timestamp_lag */
+	bool updated;          /* received data this interval */
 	/* counters: interval count (sample-rate weighted); gauges: value */
 	double value;
 	/* timers: interval values (sorted by tstats at flush) and weighted count */
@@ -48,8 +48,8 @@ void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st);
 /* Records the reference's internal counters (<prefix_stats>.packets_received,
  * .metrics_received, .bad_lines_seen) for this interval and the
  * timestamp_lag gauge (skipped at the first flush, as the reference). */
-void registry_set_internal(struct registry *r, const struct selfstats *interval,
-			   int64_t lag_s, bool have_lag);
+void registry_set_internal(struct registry *r, const struct selfstats *interval, int64_t lag_s,
+                           bool have_lag);
 
 size_t registry_count(const struct registry *r, enum registry_kind k);
 size_t registry_total(const struct registry *r);
@@ -68,7 +68,6 @@ void registry_inspect(const struct registry *r, enum registry_kind k, struct buf
 
 /* Admin delete: bucket is a full key or "folder.*". Appends the reference's
  * "deleted: KEY" / "metric BUCKET not found" lines to out. */
-void registry_delete(struct registry *r, enum registry_kind k, const char *bucket,
-		     struct buf *out);
+void registry_delete(struct registry *r, enum registry_kind k, const char *bucket, struct buf *out);
 
 #endif

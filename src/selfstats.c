@@ -8,8 +8,9 @@
 struct selfstats selfstats;
 
 const struct selfstats_desc selfstats_desc[] = {
-#define SELFSTATS_DESC(kind, field, help) {#kind[0], #field, help, offsetof(struct selfstats, field)},
-	SELFSTATS_FIELDS(SELFSTATS_DESC)
+#define SELFSTATS_DESC(kind, field, help)                                                          \
+	{#kind[0], #field, help, offsetof(struct selfstats, field)},
+    SELFSTATS_FIELDS(SELFSTATS_DESC)
 #undef SELFSTATS_DESC
 };
 const size_t selfstats_count = sizeof(selfstats_desc) / sizeof(selfstats_desc[0]);
@@ -32,8 +33,8 @@ void selfstats_prometheus(const struct selfstats *s, struct buf *out)
 		const char *suffix = d->kind == 'C' ? "_total" : "";
 		buf_printf(out, "# HELP tallyd_%s%s %s\n", d->name, suffix, d->help);
 		buf_printf(out, "# TYPE tallyd_%s%s %s\n", d->name, suffix,
-			   d->kind == 'C' ? "counter" : "gauge");
+		           d->kind == 'C' ? "counter" : "gauge");
 		buf_printf(out, "tallyd_%s%s %llu\n", d->name, suffix,
-			   (unsigned long long)selfstats_value(s, i));
+		           (unsigned long long)selfstats_value(s, i));
 	}
 }

@@ -14,33 +14,35 @@
 #include "buf.h"
 
 /* X(kind, field, help). kind: C = counter (monotonic total), G = gauge.
- * Counters whose field starts with statsd_ are the reference statsd's
- * internal counters and are sent to Graphite under <prefix_stats>.<name>. */
+ * packets_received, metrics_received and bad_lines_seen are the reference
+ * statsd's internal counters (sent as <prefix_stats>.<name>); the
+ * graphite_last_*, graphite_flush_* and last_msg_seen gauges feed its
+ * graphiteStats lines and admin `stats`; gfmt sends the rest as tallyd.<name>. */
 #define SELFSTATS_FIELDS(X)                                                                        \
-	X(C, packets_received, "datagrams and stream frames received")                            \
-	X(C, metrics_received, "non-empty lines received")                                        \
-	X(C, bad_lines_seen, "lines dropped as malformed")                                        \
-	X(C, invalid_sample_rate, "samples whose rate was not a positive finite number")          \
-	X(C, kernel_drops, "datagrams the kernel dropped (SO_RXQ_OVFL)")                          \
+	X(C, packets_received, "datagrams and stream frames received")                             \
+	X(C, metrics_received, "non-empty lines received")                                         \
+	X(C, bad_lines_seen, "lines dropped as malformed")                                         \
+	X(C, invalid_sample_rate, "samples whose rate was not a positive finite number")           \
+	X(C, kernel_drops, "datagrams the kernel dropped (SO_RXQ_OVFL)")                           \
 	X(C, truncated_datagrams, "datagrams longer than server.max_datagram (never parsed)")      \
-	X(C, series_dropped, "samples dropped because server.max_series was reached")             \
+	X(C, series_dropped, "samples dropped because server.max_series was reached")              \
 	X(C, events_received, "DogStatsD events received")                                         \
 	X(C, checks_received, "DogStatsD service checks received")                                 \
 	X(C, tcp_connections, "TCP and Unix stream connections accepted")                          \
-	X(C, stream_errors, "stream connections closed for a bad frame or line")                  \
+	X(C, stream_errors, "stream connections closed for a bad frame or line")                   \
 	X(C, flushes, "flushes completed")                                                         \
-	X(C, graphite_lines_sent, "lines written to the Graphite socket")                        \
-	X(C, graphite_bytes_sent, "bytes written to the Graphite socket")                        \
-	X(C, graphite_errors, "Graphite connection failures and disconnects")                    \
-	X(C, graphite_reconnects, "Graphite connections established")                           \
-	X(C, graphite_dropped_bytes, "bytes dropped because graphite.buffer_max was full")       \
-	X(G, graphite_queue_bytes, "bytes waiting to be written to Graphite")                    \
-	X(G, graphite_last_flush, "unix time of the last flush handed to a connected Graphite") \
-	X(G, graphite_last_exception, "unix time of the last Graphite error")                    \
-	X(G, graphite_flush_length, "bytes in the last Graphite flush")                         \
-	X(G, graphite_flush_time_ms, "ms to format and queue the last Graphite flush")           \
-	X(G, last_msg_seen, "unix time of the last line received")                                \
-	X(G, flush_duration_ms, "duration of the last flush, ms")                                 \
+	X(C, graphite_lines_sent, "lines written to the Graphite socket")                          \
+	X(C, graphite_bytes_sent, "bytes written to the Graphite socket")                          \
+	X(C, graphite_errors, "Graphite connection failures and disconnects")                      \
+	X(C, graphite_reconnects, "Graphite connections established")                              \
+	X(C, graphite_dropped_bytes, "bytes dropped because graphite.buffer_max was full")         \
+	X(G, graphite_queue_bytes, "bytes waiting to be written to Graphite")                      \
+	X(G, graphite_last_flush, "unix time of the last flush handed to a connected Graphite")    \
+	X(G, graphite_last_exception, "unix time of the last Graphite error")                      \
+	X(G, graphite_flush_length, "bytes in the last Graphite flush")                            \
+	X(G, graphite_flush_time_ms, "ms to format and queue the last Graphite flush")             \
+	X(G, last_msg_seen, "unix time of the last line received")                                 \
+	X(G, flush_duration_ms, "duration of the last flush, ms")                                  \
 	X(G, series, "live series in the registry")
 
 struct selfstats {

@@ -50,8 +50,7 @@ void tstats_pct_label(double pct, char *out)
 	out[o] = '\0';
 }
 
-static void emit_pct(tstats_emit_fn emit, void *ctx, const char *what, const char *label,
-		     double v)
+static void emit_pct(tstats_emit_fn emit, void *ctx, const char *what, const char *label, double v)
 {
 	char name[64];
 	size_t wl = strlen(what), ll = strlen(label);
@@ -62,7 +61,7 @@ static void emit_pct(tstats_emit_fn emit, void *ctx, const char *what, const cha
 }
 
 static void emit_bins(double *values, size_t n, const struct config_histogram *h,
-		      tstats_emit_fn emit, void *ctx)
+                      tstats_emit_fn emit, void *ctx)
 {
 	size_t i = 0;
 	for (size_t b = 0; b < h->nbins; b++) {
@@ -88,9 +87,9 @@ static void emit_bins(double *values, size_t n, const struct config_histogram *h
 	}
 }
 
-void tstats_compute(double *values, size_t n, double count, double interval_s,
-		    const double *pcts, size_t npcts, const struct config_histogram *bins,
-		    tstats_emit_fn emit, void *ctx)
+void tstats_compute(double *values, size_t n, double count, double interval_s, const double *pcts,
+                    size_t npcts, const struct config_histogram *bins, tstats_emit_fn emit,
+                    void *ctx)
 {
 	if (n == 0) {
 		emit(ctx, "count", count);
@@ -167,7 +166,7 @@ void tstats_compute(double *values, size_t n, double count, double interval_s,
 }
 
 const struct config_histogram *tstats_histogram_for(const struct config *cfg, const char *key,
-						    size_t key_len)
+                                                    size_t key_len)
 {
 	for (size_t i = 0; i < cfg->nhistograms; i++) {
 		const char *m = cfg->histograms[i].metric;

@@ -22,13 +22,13 @@ void tstats_pct_label(double pct, char *out);
  * count (sum of 1/rate); interval_s: flush interval in seconds. With no
  * values only count and count_ps are emitted (0 for an idle timer). bins may
  * be NULL. */
-void tstats_compute(double *values, size_t n, double count, double interval_s,
-		    const double *pcts, size_t npcts, const struct config_histogram *bins,
-		    tstats_emit_fn emit, void *ctx);
+void tstats_compute(double *values, size_t n, double count, double interval_s, const double *pcts,
+                    size_t npcts, const struct config_histogram *bins, tstats_emit_fn emit,
+                    void *ctx);
 
 /* The histogram spec that applies to key (first entry whose metric is a
  * substring of key, as the reference), or NULL. */
 const struct config_histogram *tstats_histogram_for(const struct config *cfg, const char *key,
-						    size_t key_len);
+                                                    size_t key_len);
 
 #endif

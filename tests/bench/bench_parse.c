@@ -58,12 +58,13 @@ static void build(struct packets *p, enum workload w, size_t npackets)
 				}
 			}
 			if (w == W_TAGGED)
-				o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-						      "app.requests.n%u:%u|%s|#env:prod,region:eu,host:web%u\n",
-						      name, val, type, name % 50);
+				o += (size_t)snprintf(
+				    buf + o, sizeof(buf) - o,
+				    "app.requests.n%u:%u|%s|#env:prod,region:eu,host:web%u\n", name,
+				    val, type, name % 50);
 			else
-				o += (size_t)snprintf(buf + o, sizeof(buf) - o, "app.metric.n%u:%u|%s\n",
-						      name, val, type);
+				o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+				                      "app.metric.n%u:%u|%s\n", name, val, type);
 		}
 		p->data[i] = malloc(o);
 		memcpy(p->data[i], buf, o);
@@ -89,8 +90,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-__attribute__((noinline)) static double run(const struct packets *p, struct shard *sh, struct parse_scratch *scr,
-		  const struct parse_opts *o)
+__attribute__((noinline)) static double run(const struct packets *p, struct shard *sh,
+                                            struct parse_scratch *scr, const struct parse_opts *o)
 {
 	const struct parse_handler h = {on_sample, NULL, NULL, on_bad, NULL};
 	double t0 = now_s();

@@ -33,13 +33,13 @@ static void reset_cfg(bool legacy, const char *suffix)
 static void add(struct shard *sh, enum metric_type t, const char *key, double v, const char *m)
 {
 	struct sample s = {.type = t,
-			   .key = key,
-			   .key_len = strlen(key),
-			   .name_len = strcspn(key, ";"),
-			   .value = v,
-			   .weight = 1,
-			   .member = m,
-			   .member_len = m ? strlen(m) : 0};
+	                   .key = key,
+	                   .key_len = strlen(key),
+	                   .name_len = strcspn(key, ";"),
+	                   .value = v,
+	                   .weight = 1,
+	                   .member = m,
+	                   .member_len = m ? strlen(m) : 0};
 	shard_record(sh, &s);
 }
 

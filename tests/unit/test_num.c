@@ -113,8 +113,15 @@ static void test_parse_double_matches_strtod(void)
 	}
 	CU_ASSERT_EQUAL(mismatches, 0);
 	/* boundaries of the fast path */
-	static const char *const edge[] = {"999999999999999", "9999999999999999", "0.000000000000001",
-					    "1.", ".5", "-0", "+.5", "0.1", "123456789012345.6"};
+	static const char *const edge[] = {"999999999999999",
+	                                   "9999999999999999",
+	                                   "0.000000000000001",
+	                                   "1.",
+	                                   ".5",
+	                                   "-0",
+	                                   "+.5",
+	                                   "0.1",
+	                                   "123456789012345.6"};
 	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
 		double got = 0, want = strtod(edge[i], NULL);
 		CU_ASSERT(num_parse_double(edge[i], strlen(edge[i]), &got));

@@ -37,14 +37,14 @@ static void feed(struct shard *sh, const struct op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sample s = {.type = ops[i].type,
-				   .key = ops[i].key,
-				   .key_len = strlen(ops[i].key),
-				   .name_len = strcspn(ops[i].key, ";"),
-				   .value = ops[i].value,
-				   .weight = ops[i].weight ? ops[i].weight : 1,
-				   .gauge_delta = ops[i].delta,
-				   .member = ops[i].member,
-				   .member_len = ops[i].member ? strlen(ops[i].member) : 0};
+		                   .key = ops[i].key,
+		                   .key_len = strlen(ops[i].key),
+		                   .name_len = strcspn(ops[i].key, ";"),
+		                   .value = ops[i].value,
+		                   .weight = ops[i].weight ? ops[i].weight : 1,
+		                   .gauge_delta = ops[i].delta,
+		                   .member = ops[i].member,
+		                   .member_len = ops[i].member ? strlen(ops[i].member) : 0};
 		shard_record(sh, &s);
 	}
 }
@@ -250,9 +250,10 @@ static void test_internal_and_views(void)
 
 	struct buf b = BUF_INIT;
 	registry_inspect(r, REG_COUNTERS, &b);
-	CU_ASSERT_STRING_EQUAL(b.p, "{\n  'statsd.bad_lines_seen': 0,\n  'statsd.packets_received': "
-				    "0,\n  'statsd.metrics_received': 0,\n  gorets: 0,\n  "
-				    "'dd.tagged;env=prod': 0\n}\n");
+	CU_ASSERT_STRING_EQUAL(b.p,
+	                       "{\n  'statsd.bad_lines_seen': 0,\n  'statsd.packets_received': "
+	                       "0,\n  'statsd.metrics_received': 0,\n  gorets: 0,\n  "
+	                       "'dd.tagged;env=prod': 0\n}\n");
 	buf_reset(&b);
 	registry_inspect(r, REG_TIMERS, &b);
 	CU_ASSERT_STRING_EQUAL(b.p, "{\n  glork: []\n}\n");
@@ -264,9 +265,9 @@ static void test_internal_and_views(void)
 	registry_delete(r, REG_COUNTERS, "nope", &b);
 	registry_delete(r, REG_COUNTERS, "statsd.*", &b);
 	CU_ASSERT_STRING_EQUAL(b.p, "deleted: gorets\nmetric nope not found\n"
-				    "deleted: statsd.bad_lines_seen\n"
-				    "deleted: statsd.packets_received\n"
-				    "deleted: statsd.metrics_received\n");
+	                            "deleted: statsd.bad_lines_seen\n"
+	                            "deleted: statsd.packets_received\n"
+	                            "deleted: statsd.metrics_received\n");
 	CU_ASSERT_EQUAL(registry_count(r, REG_COUNTERS), 1);
 	buf_reset(&b);
 	registry_delete(r, REG_TIMERS, "glork", &b);

@@ -64,14 +64,30 @@ static const struct tcase cases[] = {
      3,
      {0},
      0,
-     {{"count_90", "9"},       {"mean_90", "5"},          {"upper_90", "9"},
-      {"sum_90", "45"},        {"sum_squares_90", "285"}, {"count_top10", "1"},
-      {"mean_top10", "10"},    {"lower_top10", "10"},     {"sum_top10", "10"},
-      {"sum_squares_top10", "100"}, {"count_99_9", "10"}, {"mean_99_9", "5.5"},
-      {"upper_99_9", "10"},    {"sum_99_9", "55"},        {"sum_squares_99_9", "385"},
-      {"std", "2.8722813232690143"}, {"upper", "10"},      {"lower", "1"},
-      {"count", "10"},         {"count_ps", "5"},         {"sum", "55"},
-      {"sum_squares", "385"},  {"mean", "5.5"},           {"median", "5.5"}}},
+     {{"count_90", "9"},
+      {"mean_90", "5"},
+      {"upper_90", "9"},
+      {"sum_90", "45"},
+      {"sum_squares_90", "285"},
+      {"count_top10", "1"},
+      {"mean_top10", "10"},
+      {"lower_top10", "10"},
+      {"sum_top10", "10"},
+      {"sum_squares_top10", "100"},
+      {"count_99_9", "10"},
+      {"mean_99_9", "5.5"},
+      {"upper_99_9", "10"},
+      {"sum_99_9", "55"},
+      {"sum_squares_99_9", "385"},
+      {"std", "2.8722813232690143"},
+      {"upper", "10"},
+      {"lower", "1"},
+      {"count", "10"},
+      {"count_ps", "5"},
+      {"sum", "55"},
+      {"sum_squares", "385"},
+      {"mean", "5.5"},
+      {"median", "5.5"}}},
     {"render.time",
      {0.005, 0.05, 0.5, 5, 50, 10},
      6,
@@ -236,12 +252,13 @@ static void test_reference_values(void)
 		struct config_histogram h = {(char *)"x", (double *)tc->bins, tc->nbins};
 		struct got g = {.n = 0};
 		tstats_compute(vals, tc->n, tc->count, 2.0, tc->pcts, tc->npcts,
-			       tc->nbins ? &h : NULL, collect, &g);
+		               tc->nbins ? &h : NULL, collect, &g);
 		size_t nwant = 0;
 		while (nwant < 48 && tc->want[nwant].stat)
 			nwant++;
 		if (g.n != nwant)
-			fprintf(stderr, "\n  %s: emitted %zu stats, want %zu\n", tc->name, g.n, nwant);
+			fprintf(stderr, "\n  %s: emitted %zu stats, want %zu\n", tc->name, g.n,
+			        nwant);
 		CU_ASSERT_EQUAL(g.n, nwant);
 		for (size_t w = 0; w < nwant; w++) {
 			bool found = false;
@@ -251,7 +268,7 @@ static void test_reference_values(void)
 				found = true;
 				if (strcmp(g.value[i], tc->want[w].value) != 0)
 					fprintf(stderr, "\n  %s %s: got %s want %s\n", tc->name,
-						tc->want[w].stat, g.value[i], tc->want[w].value);
+					        tc->want[w].stat, g.value[i], tc->want[w].value);
 				CU_ASSERT_STRING_EQUAL(g.value[i], tc->want[w].value);
 			}
 			if (!found)
@@ -266,8 +283,8 @@ static void test_pct_labels(void)
 	static const struct {
 		double pct;
 		const char *label;
-	} t[] = {{90, "90"}, {99.9, "99_9"}, {-10, "top10"}, {-99.9, "top99_9"},
-		 {50, "50"}, {99.99, "99_99"}, {0.5, "0_5"}};
+	} t[] = {{90, "90"}, {99.9, "99_9"},   {-10, "top10"}, {-99.9, "top99_9"},
+	         {50, "50"}, {99.99, "99_99"}, {0.5, "0_5"}};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char out[40];
 		tstats_pct_label(t[i].pct, out);
