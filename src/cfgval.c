@@ -1,8 +1,9 @@
 /* cfgval: parses and formats the value types of config keys (address, bool,
- * int, duration, size, log level, name, percentiles, histogram, tag styles),
- * with error reasons that quote the bad text. It knows no keys, defaults or
- * bounds, and resolves no names: addresses are checked by syntax only.
- * Called by config's set_value and format_value. */
+ * int, double, duration, size, log level, name, percentiles, quantiles,
+ * duration lists, histogram, tag styles), with error reasons that quote the
+ * bad text. It knows no keys, defaults or bounds, and resolves no names:
+ * addresses are checked by syntax only. Called by config's set_value and
+ * format_value (and by whoever names window quantiles). */
 #include "cfgval.h"
 
 #include <ctype.h>
@@ -166,6 +167,14 @@ bool cfgval_int(const char *s, size_t len, int64_t *out, char *why, size_t whyle
 	return false;
 }
 
+bool cfgval_double(const char *s, size_t len, double *out, char *why, size_t whylen)
+{
+	if (num_parse_double(s, len, out))
+		return true;
+	snprintf(why, whylen, "\"%.*s%s\" is not a number", INI_SHOW(s, len));
+	return false;
+}
+
 bool cfgval_duration(const char *s, size_t len, int64_t *out, char *why, size_t whylen)
 {
 	if (num_parse_duration_ms(s, len, out))
@@ -209,10 +218,13 @@ bool cfgval_name(const char *s, size_t len, char *why, size_t whylen)
 
 /* ---- lists ------------------------------------------------------------- */
 
-bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, char *why,
-                        size_t whylen)
+/* A list of percentiles: statsd's (each in [-100, 100], not 0) or window
+ * quantiles (each in (0, 100), reported names distinct). */
+static bool parse_percent_list(const char *s, size_t len, bool quantile, double **out, size_t *nout,
+                               char *why, size_t whylen)
 {
 	struct tokens t = {s, s + len, false};
+	struct buf name = BUF_INIT, other = BUF_INIT;
 	double *v = NULL;
 	size_t n = 0;
 	const char *tok;
@@ -225,7 +237,13 @@ bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, c
 			snprintf(why, whylen, "\"%.*s%s\" is not a number", INI_SHOW(tok, tl));
 			goto fail;
 		}
-		if (d == 0 || d < -100 || d > 100) {
+		if (quantile && !(d > 0 && d < 100)) {
+			snprintf(why, whylen,
+			         "quantile %.*s%s must be more than 0 and less than 100",
+			         INI_SHOW(tok, tl));
+			goto fail;
+		}
+		if (!quantile && (d == 0 || d < -100 || d > 100)) {
 			snprintf(why, whylen,
 			         "percentile %.*s%s must be from -100 to 100 and not 0",
 			         INI_SHOW(tok, tl));
@@ -233,9 +251,26 @@ bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, c
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (v[i] == d) {
-				snprintf(why, whylen, "percentile %.*s%s is listed twice",
-				         INI_SHOW(tok, tl));
+				snprintf(why, whylen, "%s %.*s%s is listed twice",
+				         quantile ? "quantile" : "percentile", INI_SHOW(tok, tl));
 				goto fail;
+			}
+		}
+		if (quantile) {
+			buf_reset(&name);
+			cfgval_format_quantile_name(&name, d);
+			for (size_t i = 0; i < n; i++) {
+				buf_reset(&other);
+				cfgval_format_quantile_name(&other, v[i]);
+				if (strcmp(name.p, other.p) == 0) {
+					buf_reset(&other);
+					buf_num(&other, v[i]);
+					snprintf(
+					    why, whylen,
+					    "quantiles %s and %.*s%s would both be reported as %s",
+					    other.p, INI_SHOW(tok, tl), name.p);
+					goto fail;
+				}
 			}
 		}
 		v = xrealloc(v, (n + 1) * sizeof(*v));
@@ -246,10 +281,70 @@ bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, c
 		goto fail;
 	}
 	if (n == 0) {
-		snprintf(why, whylen, "at least one percentile is needed");
+		snprintf(why, whylen, "at least one %s is needed",
+		         quantile ? "quantile" : "percentile");
 		goto fail;
 	}
+	buf_free(&name);
+	buf_free(&other);
 	*out = v;
+	*nout = n;
+	return true;
+fail:
+	buf_free(&name);
+	buf_free(&other);
+	free(v);
+	return false;
+}
+
+bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, char *why,
+                        size_t whylen)
+{
+	return parse_percent_list(s, len, false, out, nout, why, whylen);
+}
+
+bool cfgval_quantiles(const char *s, size_t len, double **out, size_t *nout, char *why,
+                      size_t whylen)
+{
+	return parse_percent_list(s, len, true, out, nout, why, whylen);
+}
+
+bool cfgval_durations(const char *s, size_t len, int64_t **out, size_t *nout, char *why,
+                      size_t whylen)
+{
+	struct tokens t = {s, s + len, false};
+	int64_t *v = NULL;
+	size_t n = 0;
+	const char *tok;
+	size_t tl;
+	int r;
+
+	while ((r = next_token(&t, &tok, &tl)) == 1) {
+		int64_t d;
+		if (!cfgval_duration(tok, tl, &d, why, whylen))
+			goto fail;
+		if (d == 0) {
+			snprintf(why, whylen, "duration %.*s%s must be more than 0",
+			         INI_SHOW(tok, tl));
+			goto fail;
+		}
+		if (n > 0 && d <= v[n - 1]) {
+			struct buf prev = BUF_INIT;
+			cfgval_format_duration(&prev, v[n - 1]);
+			snprintf(why, whylen,
+			         "durations must be strictly ascending (%.*s%s after %s)",
+			         INI_SHOW(tok, tl), prev.p);
+			buf_free(&prev);
+			goto fail;
+		}
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = d;
+	}
+	if (r < 0) {
+		snprintf(why, whylen, "empty entry in the list (stray comma)");
+		goto fail;
+	}
+	*out = v; /* may be empty (NULL, 0): the row's bounds decide */
 	*nout = n;
 	return true;
 fail:
@@ -443,6 +538,26 @@ void cfgval_format_percentiles(struct buf *b, const double *v, size_t n)
 			buf_puts(b, ", ");
 		buf_num(b, v[i]);
 	}
+}
+
+void cfgval_format_durations(struct buf *b, const int64_t *ms, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_puts(b, ", ");
+		cfgval_format_duration(b, ms[i]);
+	}
+}
+
+void cfgval_format_quantile_name(struct buf *b, double pct)
+{
+	char num[NUM_FMT_MAX];
+	size_t n = num_format(pct, num);
+
+	buf_putc(b, 'p');
+	for (size_t i = 0; i < n; i++)
+		if (num[i] != '.')
+			buf_putc(b, num[i]);
 }
 
 void cfgval_format_histograms(struct buf *b, const struct config_histogram *h, size_t n)

@@ -1,7 +1,8 @@
 /* cfgval: the typed values of the configuration — strict parsers from text
  * and formatters back to the text they read — for addresses, booleans,
- * integers, durations, sizes, log levels, names, percentiles, histograms
- * and tag styles. Domain layer: pure. Bounds from the config table are
+ * integers, numbers, durations, sizes, log levels, names, percentiles,
+ * window quantiles, duration lists, histograms and tag styles. Domain layer:
+ * pure. Bounds from the config table (ranges, lengths, list sizes) are
  * checked by config, not here. */
 #ifndef TALLYD_CFGVAL_H
 #define TALLYD_CFGVAL_H
@@ -30,6 +31,9 @@ bool cfgval_bool(const char *s, size_t len, bool *out, char *why, size_t whylen)
 /* Decimal integer with optional sign (num_parse_int64). */
 bool cfgval_int(const char *s, size_t len, int64_t *out, char *why, size_t whylen);
 
+/* A finite number (num_parse_double: decimal, exponent or hex). */
+bool cfgval_double(const char *s, size_t len, double *out, char *why, size_t whylen);
+
 /* Milliseconds: an integer with unit ms, s, m, h or d (bare = seconds). */
 bool cfgval_duration(const char *s, size_t len, int64_t *out, char *why, size_t whylen);
 
@@ -47,6 +51,17 @@ bool cfgval_name(const char *s, size_t len, char *why, size_t whylen);
 bool cfgval_percentiles(const char *s, size_t len, double **out, size_t *nout, char *why,
                         size_t whylen);
 
+/* Window quantiles in percent: percentiles as above, each greater than 0 and
+ * less than 100, no two with the same reported name (9.99 and 99.9 are both
+ * p999). *out is a new array the caller frees. */
+bool cfgval_quantiles(const char *s, size_t len, double **out, size_t *nout, char *why,
+                      size_t whylen);
+
+/* "1m, 5m 15m": at least one duration, each more than 0, strictly
+ * ascending. *out is a new array the caller frees. */
+bool cfgval_durations(const char *s, size_t len, int64_t **out, size_t *nout, char *why,
+                      size_t whylen);
+
 /* "render:0.01,0.1,inf; :50,100; debug:" — entries metric:bins, bins
  * strictly ascending, inf only last; empty = none (*out NULL). *out is a
  * new array the caller frees with cfgval_free_histograms. */
@@ -63,7 +78,13 @@ bool cfgval_tag_styles(const char *s, size_t len, unsigned *out, char *why, size
 void cfgval_format_duration(struct buf *b, int64_t ms);
 void cfgval_format_size(struct buf *b, int64_t bytes);
 void cfgval_format_percentiles(struct buf *b, const double *v, size_t n);
+void cfgval_format_durations(struct buf *b, const int64_t *ms, size_t n);
 void cfgval_format_histograms(struct buf *b, const struct config_histogram *h, size_t n);
 void cfgval_format_tag_styles(struct buf *b, unsigned bits);
+
+/* The name a window quantile is reported under: "p" and the percentile as
+ * written by cfgval_format_percentiles without its '.' (50 -> p50,
+ * 99.9 -> p999, 0.5 -> p05). */
+void cfgval_format_quantile_name(struct buf *b, double pct);
 
 #endif

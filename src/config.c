@@ -1,9 +1,9 @@
 /* config: one static table of every key (section, name, type, default,
- * bounds, field, reloadable flag, help) and everything it drives: loading
- * an INI file (through ini), -o overrides, defaults, cross-key checks, the
- * `-t` / admin dump and the reference contrib/tallyd.conf. Typed values are
- * cfgval's, the file and quote syntax ini's; it never opens sockets or
- * resolves names. Called by main at start-up; admin and http read it. */
+ * bounds, field, reloadable and secret flags, help) and all it drives: INI
+ * loading (through ini), -o overrides, defaults, cross-key checks (windows
+ * through window_conf_check), the -t / admin dump and contrib/tallyd.conf.
+ * Typed values are cfgval's; it never opens sockets or resolves names.
+ * Called by main at start-up; admin and http read it. */
 #include "config.h"
 
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "cfgval.h"
 #include "ini.h"
 #include "log.h"
+#include "window.h"
 #include "xalloc.h"
 
 /* sizeof(sockaddr_un.sun_path) is 108 on Linux and the path needs its NUL,
@@ -24,6 +25,9 @@
 /* Longest path accepted by a path key (PATH_MAX less the NUL). */
 #define PATH_LEN_MAX 4095
 
+/* config_validate copies the windows into a struct window_conf. */
+_Static_assert(CONFIG_WINDOWS_MAX <= WINDOW_MAX, "windows.list holds more than window_conf");
+
 enum opt_type {
 	OPT_SECTION,     /* introduces a section; the rows up to the next one are its keys */
 	OPT_STRING,      /* free text; min/max bound the length */
@@ -32,10 +36,14 @@ enum opt_type {
 	OPT_PATH,        /* file system path or empty */
 	OPT_BOOL,        /* true/false yes/no on/off 1/0 */
 	OPT_INT,         /* integer within [min, max]; field is int or int64_t */
+	OPT_DOUBLE,      /* finite number within [dmin, dmax]; field is double */
 	OPT_DURATION,    /* milliseconds within [min, max]; field is int64_t */
 	OPT_SIZE,        /* bytes within [min, max]; field is int64_t */
 	OPT_LOG_LEVEL,   /* enum log_level; field is int */
-	OPT_PERCENTILES, /* double array + size_t count */
+	OPT_PERCENTILES, /* double array + size_t count (min/max unused) */
+	OPT_QUANTILES,   /* as percentiles, each in (0, 100); min/max bound the count */
+	OPT_DURATIONS,   /* int64_t[] field (fixed size) + size_t count; ascending ms;
+	                    min/max bound the count */
 	OPT_HISTOGRAM,   /* struct config_histogram array + size_t count */
 	OPT_TAG_STYLES,  /* TAG_STYLE_* bits; field is unsigned */
 };
@@ -45,11 +53,14 @@ struct cfg_opt {
 	const char *key; /* NULL on an OPT_SECTION row */
 	enum opt_type type;
 	const char *def;     /* default as text, parsed like a value from a file */
-	int64_t min, max;    /* numbers: bounds; strings, names, paths: length bounds */
+	int64_t min, max;    /* numbers: bounds; strings, names, paths: length bounds;
+	                        quantiles, durations: number of entries */
+	double dmin, dmax;   /* OPT_DOUBLE: bounds */
 	size_t off;          /* the field in struct config */
 	size_t size;         /* sizeof the field */
 	size_t count_off;    /* lists: the size_t element count */
 	bool reloadable;     /* may change on SIGHUP (nothing yet) */
+	bool secret;         /* config_dump writes "***" for a non-empty value */
 	const char *help;    /* one line; wrapped in the reference file */
 	const char *example; /* optional lines written after the help in the reference */
 };
@@ -60,8 +71,11 @@ struct cfg_opt {
 #define KEY(s, k, t, d, lo, hi, f, r, h)                                                          \
 	{.section = (s), .key = (k), .type = (t), .def = (d), .min = (lo), .max = (hi), FIELD(f), \
 	 .reloadable = (r), .help = (h)}
-#define LIST(s, k, t, d, f, n, r, h)                                                              \
-	{.section = (s), .key = (k), .type = (t), .def = (d), FIELD(f),                           \
+#define DKEY(s, k, d, lo, hi, f, r, h)                                                            \
+	{.section = (s), .key = (k), .type = OPT_DOUBLE, .def = (d), .dmin = (lo), .dmax = (hi),   \
+	 FIELD(f), .reloadable = (r), .help = (h)}
+#define LIST(s, k, t, d, lo, hi, f, n, r, h)                                                      \
+	{.section = (s), .key = (k), .type = (t), .def = (d), .min = (lo), .max = (hi), FIELD(f), \
 	 .count_off = offsetof(struct config, n), .reloadable = (r), .help = (h)}
 /* clang-format on */
 
@@ -111,6 +125,9 @@ static const struct cfg_opt table[] = {
 	KEY("server", "port_file", OPT_PATH, "", 0, PATH_LEN_MAX, port_file, false,
 	    "After binding, write the bound address of every listener to this file, one per "
 	    "line (useful with port 0); removed at exit."),
+	KEY("server", "state_file", OPT_PATH, "", 0, PATH_LEN_MAX, state_file, false,
+	    "Windows and sketches are saved here at shutdown and every minute, and restored at "
+	    "start, so a restart keeps the windows; empty saves nothing."),
 	KEY("server", "workers", OPT_INT, "0", 0, 256, workers, false,
 	    "Intake threads, each with its own UDP socket (SO_REUSEPORT); 0 = one per CPU."),
 	KEY("server", "flush_interval", OPT_DURATION, "10s", 100, 3600 * 1000, flush_interval_ms,
@@ -133,7 +150,7 @@ static const struct cfg_opt table[] = {
 	    "Most tags on one line; lines with more are bad lines."),
 
 	SECTION("statsd", "Aggregation, as the reference statsd does it."),
-	LIST("statsd", "percentiles", OPT_PERCENTILES, "90", percentiles, npercentiles, false,
+	LIST("statsd", "percentiles", OPT_PERCENTILES, "90", 0, 0, percentiles, npercentiles, false,
 	     "Timer percentiles (statsd's percentThreshold); a negative P gives the lowest |P| "
 	     "percent (lower_topP, ...)."),
 	{.section = "statsd", .key = "histogram", .type = OPT_HISTOGRAM, .def = "",
@@ -173,6 +190,41 @@ static const struct cfg_opt table[] = {
 	KEY("graphite", "buffer_max", OPT_SIZE, "64m", 64 * 1024, 4 * GIB, graphite_buffer_max, false,
 	    "Bytes of output kept while carbon is unreachable; what does not fit is dropped "
 	    "and counted."),
+
+	SECTION("windows", "Sliding windows over every series, written to Redis."),
+	LIST("windows", "list", OPT_DURATIONS, "1m,5m,15m,1h", 0, CONFIG_WINDOWS_MAX, windows_ms,
+	     nwindows, false,
+	     "Window lengths; each window covers the last W of data and slides at every flush. "
+	     "The flush interval must divide a minute; windows of a minute or less must be "
+	     "multiples of it, longer ones whole minutes, at most 1h. Empty: no windows and no "
+	     "Redis output (any flush interval is then allowed)."),
+	LIST("windows", "quantiles", OPT_QUANTILES, "50,90,95,99,99.9", 1, WINDOW_QMAX,
+	     window_quantiles, nwindow_quantiles, false,
+	     "Quantiles of timers, histograms and distributions over each window, in percent; "
+	     "each is reported as p and the number without its dot (99.9 as p999)."),
+	DKEY("windows", "relative_accuracy", "0.01", 0.0001, 0.5, window_accuracy, false,
+	     "Relative accuracy of the quantile sketch: every reported quantile is within this "
+	     "fraction of the exact one. Smaller is more exact and takes more memory."),
+
+	SECTION("redis", "The Redis read model (DESIGN.md §6)."),
+	KEY("redis", "address", OPT_ADDRESS, "127.0.0.1:6379", 0, 0, redis_address, false,
+	    "Redis server, host:port; retried in the background while absent. Empty disables "
+	    "the Redis sink."),
+	{.section = "redis", .key = "password", .type = OPT_STRING, .def = "", .min = 0,
+	 .max = 512, FIELD(redis_password), .reloadable = false, .secret = true,
+	 .help = "Password sent with AUTH after connecting; empty sends no AUTH. Shown as *** "
+		 "by -t and the admin config command."},
+	KEY("redis", "db", OPT_INT, "0", 0, 1000000, redis_db, false,
+	    "Database selected (SELECT) after connecting; Redis Cluster has only 0."),
+	KEY("redis", "prefix", OPT_NAME, "tallyd", 1, 64, redis_prefix, false,
+	    "First part of every key: <prefix>:{<series>}:<window>, <prefix>:index, "
+	    "<prefix>:meta, ..."),
+	KEY("redis", "history", OPT_DURATION, "0", 0, 24 * 3600 * 1000, redis_history_ms, false,
+	    "Retention of the per-series history stream <prefix>:{<series>}:history (one entry "
+	    "per series per interval, about 75 bytes each); 0 writes no history."),
+	KEY("redis", "timeout", OPT_DURATION, "5s", 100, 60 * 1000, redis_timeout_ms, false,
+	    "Deadline of one flush to Redis; a flush not finished by then counts as failed and "
+	    "tallyd reconnects."),
 };
 /* clang-format on */
 
@@ -249,6 +301,9 @@ static void format_value(struct buf *b, const struct config *c, const struct cfg
 	case OPT_INT:
 		buf_printf(b, "%lld", (long long)get_int(f, o->size));
 		break;
+	case OPT_DOUBLE:
+		buf_num(b, *(const double *)f);
+		break;
 	case OPT_DURATION:
 		cfgval_format_duration(b, *(const int64_t *)f);
 		break;
@@ -259,7 +314,11 @@ static void format_value(struct buf *b, const struct config *c, const struct cfg
 		buf_puts(b, log_level_name(*(const int *)f));
 		break;
 	case OPT_PERCENTILES:
+	case OPT_QUANTILES:
 		cfgval_format_percentiles(b, *(double *const *)f, ccount_of(c, o));
+		break;
+	case OPT_DURATIONS:
+		cfgval_format_durations(b, (const int64_t *)f, ccount_of(c, o));
 		break;
 	case OPT_HISTOGRAM:
 		cfgval_format_histograms(b, *(struct config_histogram *const *)f, ccount_of(c, o));
@@ -297,8 +356,13 @@ static void release_value(struct config *c, const struct cfg_opt *o)
 		*(char **)f = NULL;
 		break;
 	case OPT_PERCENTILES:
+	case OPT_QUANTILES:
 		free(*(double **)f);
 		*(double **)f = NULL;
+		*count_of(c, o) = 0;
+		break;
+	case OPT_DURATIONS:
+		memset(f, 0, o->size);
 		*count_of(c, o) = 0;
 		break;
 	case OPT_HISTOGRAM:
@@ -324,6 +388,35 @@ static bool check_range(const struct cfg_opt *o, int64_t v, char *why, size_t wh
 	snprintf(why, whylen, "%s", b.p);
 	buf_free(&b);
 	return false;
+}
+
+static bool check_double_range(const struct cfg_opt *o, double v, char *why, size_t whylen)
+{
+	if (v >= o->dmin && v <= o->dmax)
+		return true;
+	struct buf b = BUF_INIT;
+	buf_num(&b, v);
+	buf_puts(&b, " is out of range ");
+	buf_num(&b, o->dmin);
+	buf_puts(&b, "..");
+	buf_num(&b, o->dmax);
+	snprintf(why, whylen, "%s", b.p);
+	buf_free(&b);
+	return false;
+}
+
+/* Number of entries of a bounded list. */
+static bool check_count(const struct cfg_opt *o, size_t n, char *why, size_t whylen)
+{
+	if ((int64_t)n > o->max) {
+		snprintf(why, whylen, "%zu entries, at most %lld allowed", n, (long long)o->max);
+		return false;
+	}
+	if ((int64_t)n < o->min) {
+		snprintf(why, whylen, "%zu entries, at least %lld needed", n, (long long)o->min);
+		return false;
+	}
+	return true;
 }
 
 /* Length bounds of a string, name or path (and no whitespace in a name). */
@@ -378,6 +471,14 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 			memcpy(f, &v, sizeof(v));
 		}
 		return true;
+	case OPT_DOUBLE: {
+		double d;
+		if (!cfgval_double(s, len, &d, why, whylen) ||
+		    !check_double_range(o, d, why, whylen))
+			return false;
+		*(double *)f = d;
+		return true;
+	}
 	case OPT_DURATION:
 	case OPT_SIZE:
 		if (!(o->type == OPT_DURATION ? cfgval_duration(s, len, &v, why, whylen)
@@ -388,14 +489,37 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 		return true;
 	case OPT_LOG_LEVEL:
 		return cfgval_log_level(s, len, (int *)f, why, whylen);
-	case OPT_PERCENTILES: {
+	case OPT_PERCENTILES:
+	case OPT_QUANTILES: {
 		double *p;
 		size_t n;
-		if (!cfgval_percentiles(s, len, &p, &n, why, whylen))
+		if (o->type == OPT_PERCENTILES ? !cfgval_percentiles(s, len, &p, &n, why, whylen)
+		                               : !cfgval_quantiles(s, len, &p, &n, why, whylen))
 			return false;
+		if (o->type == OPT_QUANTILES && !check_count(o, n, why, whylen)) {
+			free(p);
+			return false;
+		}
 		release_value(c, o);
 		*(double **)f = p;
 		*count_of(c, o) = n;
+		return true;
+	}
+	case OPT_DURATIONS: {
+		int64_t *d;
+		size_t n;
+		if (!cfgval_durations(s, len, &d, &n, why, whylen))
+			return false;
+		if (!check_count(o, n, why, whylen)) {
+			free(d);
+			return false;
+		}
+		release_value(c, o);
+		if (n > 0)
+			memcpy(f, d,
+			       n * sizeof(*d)); /* n <= max, which fits the field (config_new) */
+		*count_of(c, o) = n;
+		free(d);
 		return true;
 	}
 	case OPT_HISTOGRAM: {
@@ -439,6 +563,12 @@ struct config *config_new(void)
 		const struct cfg_opt *o = &table[i];
 		if (o->type == OPT_SECTION)
 			continue;
+		if (o->type == OPT_DURATIONS &&
+		    (o->max < 0 || (uint64_t)o->max * sizeof(int64_t) > (uint64_t)o->size)) {
+			log_error("config: %s.%s allows more entries than its field holds",
+			          o->section, o->key);
+			abort();
+		}
 		if (!apply_raw(c, o, o->def, strlen(o->def), why, sizeof(why))) {
 			log_error("config: built-in default of %s.%s is invalid: %s", o->section,
 			          o->key, why);
@@ -563,6 +693,19 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 		         c->unix_dgram);
 		return -1;
 	}
+	/* The state file is replaced whole every minute: it may not be another file. */
+	const struct {
+		const char *name, *path;
+	} others[] = {{"server.unix", c->unix_dgram},
+	              {"server.unix_stream", c->unix_stream},
+	              {"server.port_file", c->port_file}};
+	for (size_t i = 0; c->state_file[0] && i < 3; i++) {
+		if (strcmp(c->state_file, others[i].path) == 0) {
+			snprintf(err, errlen, "server.state_file: same path as %s (%s)",
+			         others[i].name, c->state_file);
+			return -1;
+		}
+	}
 	/* TCP listeners may not share an address (port 0 picks a free port each). */
 	const struct {
 		const char *name, *addr;
@@ -577,6 +720,16 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 			}
 		}
 	}
+	/* The windows as the window module will see them. */
+	struct window_conf wc = {.interval_ms = c->flush_interval_ms,
+	                         .n = c->nwindows,
+	                         .nq = c->nwindow_quantiles,
+	                         .accuracy = c->window_accuracy};
+	memcpy(wc.len_ms, c->windows_ms, c->nwindows * sizeof(wc.len_ms[0]));
+	for (size_t i = 0; i < c->nwindow_quantiles; i++)
+		wc.quantiles[i] = c->window_quantiles[i] / 100;
+	if (c->nwindows > 0 && !window_conf_check(&wc, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -591,6 +744,10 @@ void config_dump(const struct config *c, FILE *out)
 		buf_reset(&v);
 		buf_reset(&line);
 		format_value(&v, c, o);
+		if (o->secret && v.len) {
+			buf_reset(&v);
+			buf_puts(&v, "***");
+		}
 		buf_printf(&line, "%s.%s =", o->section, o->key);
 		if (v.len) {
 			buf_putc(&line, ' ');
@@ -663,6 +820,13 @@ static void describe_type(struct buf *b, const struct cfg_opt *o)
 	case OPT_BOOL:
 		buf_puts(b, "Boolean: true/false, yes/no, on/off, 1/0.");
 		break;
+	case OPT_DOUBLE:
+		buf_puts(b, "Number, ");
+		buf_num(b, o->dmin);
+		buf_puts(b, " to ");
+		buf_num(b, o->dmax);
+		buf_putc(b, '.');
+		break;
 	case OPT_INT:
 	case OPT_DURATION:
 	case OPT_SIZE:
@@ -681,6 +845,18 @@ static void describe_type(struct buf *b, const struct cfg_opt *o)
 	case OPT_PERCENTILES:
 		buf_puts(b, "List of numbers from -100 to 100, not 0, separated by commas or "
 		            "spaces; at least one.");
+		break;
+	case OPT_QUANTILES:
+		buf_printf(b,
+		           "List of numbers more than 0 and less than 100, separated by commas or "
+		           "spaces; %lld to %lld entries.",
+		           (long long)o->min, (long long)o->max);
+		break;
+	case OPT_DURATIONS:
+		buf_printf(b,
+		           "List of durations (ms, s, m, h, d; bare = seconds), strictly "
+		           "ascending, separated by commas or spaces; %lld to %lld entries.",
+		           (long long)o->min, (long long)o->max);
 		break;
 	case OPT_HISTOGRAM:
 		buf_puts(b, "metric:bin,bin,...[,inf] entries separated by ';'; bins strictly "

@@ -18,6 +18,9 @@ struct config_histogram {
 	size_t nbins;
 };
 
+/* Most windows.list entries (window.h's WINDOW_MAX; config.c checks). */
+#define CONFIG_WINDOWS_MAX 8
+
 struct config {
 	/* [server] — an empty address disables that listener */
 	char *udp;         /* host:port, default 127.0.0.1:8125 */
@@ -27,6 +30,7 @@ struct config {
 	char *admin;       /* default 127.0.0.1:8126 */
 	char *http;        /* default 127.0.0.1:8127 */
 	char *port_file;   /* server.port_file: write bound addresses here, default "" */
+	char *state_file;  /* server.state_file: windows saved and restored here, "" = off */
 	int workers;       /* 0 = number of CPUs */
 	int64_t flush_interval_ms; /* default 10s */
 	int64_t max_series;        /* default 1000000 */
@@ -53,6 +57,21 @@ struct config {
 	char *graphite_prefix;       /* default "stats" (non-legacy namespace root) */
 	char *graphite_suffix;       /* global suffix, default "" */
 	int64_t graphite_buffer_max; /* bytes kept across an outage, default 64m */
+
+	/* [windows] — checked against flush_interval_ms by config_validate */
+	int64_t windows_ms[CONFIG_WINDOWS_MAX]; /* windows.list, strictly ascending */
+	size_t nwindows;                        /* 1..8, default 4: 1m 5m 15m 1h */
+	double *window_quantiles;               /* in percent, each in (0, 100) */
+	size_t nwindow_quantiles;               /* 1..8, default 5: 50 90 95 99 99.9 */
+	double window_accuracy;                 /* relative_accuracy, default 0.01 */
+
+	/* [redis] — empty address disables the sink */
+	char *redis_address;      /* default 127.0.0.1:6379 */
+	char *redis_password;     /* AUTH, default "" = none; config_dump shows *** */
+	int redis_db;             /* SELECT, default 0 */
+	char *redis_prefix;       /* first part of every key, default "tallyd" */
+	int64_t redis_history_ms; /* history stream retention, default 0 = off */
+	int64_t redis_timeout_ms; /* deadline of one flush, default 5s */
 };
 
 /* A config with every default applied. */
@@ -67,10 +86,12 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
  * ("-o section.key: reason") on unknown keys and bad values. */
 int config_override(struct config *c, const char *assignment, char *err, size_t errlen);
 
-/* Cross-key checks after loading (e.g. at least one listener). */
+/* Cross-key checks after loading (e.g. at least one listener, windows that
+ * fit server.flush_interval: window_conf_check). -1 with err set. */
 int config_validate(const struct config *c, char *err, size_t errlen);
 
-/* Writes every key as "section.key = value" (the effective config). */
+/* Writes every key as "section.key = value" (the effective config); a
+ * secret (redis.password) is written "***" when set. */
 void config_dump(const struct config *c, FILE *out);
 
 /* Writes a commented reference config (every key, default, help). */

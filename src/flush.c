@@ -1,8 +1,9 @@
 /* flush: every server.flush_interval (aligned to the wall clock) asks the
  * intake workers for their shards, merges them into the registry, adds the
  * interval's self-stats and the reference's internal counters, formats the
- * Graphite lines (gfmt) and hands them to the Graphite sink, then ends the
- * interval. Only this module creates sinks. It never blocks: the swap is
+ * Graphite lines (gfmt) and hands them to the Graphite sink, slides every
+ * series' windows and hands their Redis commands (rfmt) to the Redis sink,
+ * then ends the interval. Only this module creates sinks. It never blocks: the swap is
  * asynchronous and the sink queues. */
 #include "flush.h"
 
@@ -18,7 +19,9 @@
 #include "graphite.h"
 #include "intake.h"
 #include "log.h"
+#include "redis.h"
 #include "registry.h"
+#include "rfmt.h"
 #include "selfstats.h"
 #include "shard.h"
 #include "xalloc.h"
@@ -29,6 +32,8 @@ struct flush {
 	struct registry *reg;
 	struct intake *intake;
 	struct graphite *graphite;
+	struct redis_sink *redis;
+	struct rfmt_names names;
 	struct event *tick;
 	int64_t next_boundary_ms; /* wall-clock end of the current interval */
 	int64_t pending_ts;
@@ -53,6 +58,16 @@ struct flush *flush_new(struct event_base *base, const struct config *cfg, struc
 			return NULL;
 		}
 	}
+	if (cfg->redis_address[0] && cfg->nwindows > 0) {
+		f->redis = redis_sink_new(base, cfg->redis_address, cfg->redis_password,
+		                          (int)cfg->redis_db, cfg->redis_timeout_ms, err, errlen);
+		if (!f->redis) {
+			graphite_free(f->graphite);
+			free(f);
+			return NULL;
+		}
+	}
+	rfmt_names_init(&f->names, cfg);
 	return f;
 }
 
@@ -63,6 +78,7 @@ void flush_free(struct flush *f)
 	if (f->tick)
 		event_free(f->tick);
 	graphite_free(f->graphite);
+	redis_sink_free(f->redis);
 	buf_free(&f->out);
 	free(f);
 }
@@ -76,6 +92,41 @@ static void merge_one(void *ctx, struct shard *sh)
 {
 	struct flush *f = ctx;
 	registry_merge(f->reg, sh, &selfstats);
+}
+
+static void rb_begin(void *ctx)
+{
+	redis_batch_begin(ctx);
+}
+
+static void rb_cmd(void *ctx, int argc, const char **argv, const size_t *len)
+{
+	redis_batch_cmd(ctx, argc, argv, len);
+}
+
+static void rb_end(void *ctx)
+{
+	redis_batch_end(ctx);
+}
+
+/* The Redis read model: every series that has windows, then the marker. */
+static void send_redis(struct flush *f, int64_t ts, int64_t t0)
+{
+	struct redis_batch *b = redis_batch_new();
+	struct rfmt_out out = {rb_begin, rb_cmd, rb_end, b};
+	size_t n = 0;
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(f->reg, (enum registry_kind)k, &pos)) != NULL) {
+			if (!s->win)
+				continue;
+			rfmt_series(f->cfg, &f->names, s, ts, &out);
+			n++;
+		}
+	}
+	rfmt_finish(f->cfg, &f->names, ts, clock_mono_ms() - t0, n, &out);
+	redis_sink_submit(f->redis, b);
 }
 
 static void do_flush(struct flush *f, int64_t ts)
@@ -106,6 +157,9 @@ static void do_flush(struct flush *f, int64_t ts)
 		selfstats.graphite_flush_length = f->out.len;
 		selfstats.graphite_flush_time_ms = (uint64_t)(clock_mono_ms() - t0);
 	}
+	registry_push_windows(f->reg);
+	if (f->redis)
+		send_redis(f, ts, t0);
 	registry_end_interval(f->reg);
 	selfstats.flushes++;
 	selfstats.flush_duration_ms = (uint64_t)(clock_mono_ms() - t0);
@@ -172,11 +226,15 @@ int flush_final(struct flush *f, int timeout_ms)
 	if (f->tick)
 		evtimer_del(f->tick);
 	do_flush(f, ts);
-	if (!f->graphite)
-		return 0;
-	int rc = graphite_drain(f->graphite, timeout_ms);
-	if (rc < 0)
+	int rc = 0;
+	if (f->graphite && graphite_drain(f->graphite, timeout_ms) < 0) {
 		log_warn("flush: graphite did not take the final flush within %d ms, pending=%zu",
 		         timeout_ms, graphite_pending(f->graphite));
+		rc = -1;
+	}
+	if (f->redis && redis_sink_drain(f->redis, timeout_ms) < 0) {
+		log_warn("flush: redis did not take the final flush within %d ms", timeout_ms);
+		rc = -1;
+	}
 	return rc;
 }

@@ -1,19 +1,16 @@
 /* parse: the StatsD/DogStatsD line parser (grammar in docs/protocol.md).
  * Splits a packet into lines and every line into samples, events or service
- * checks, builds each series key (sanitised name + sorted ";k=v" tags) in the
- * caller's scratch and reports through the caller's callbacks. It does no
- * I/O, no allocation and keeps no state between calls: intake.c calls it for
- * every datagram and stream line, the unit tests and the fuzzer call it too. */
+ * checks and reports them through the caller's callbacks; series keys are
+ * built by tags.c into the caller's scratch. It does no I/O, no allocation
+ * and keeps no state between calls: intake.c calls it for every datagram and
+ * stream line, the unit tests and the fuzzer call it too. */
 #include "parse.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "num.h"
-
-/* Most distinct tags one line may carry, whatever server.max_tags says: the
- * sorted tag list lives on the stack. */
-#define PARSE_TAGS_CAP 1024
+#include "tags.h"
 
 void parse_opts_default(struct parse_opts *o)
 {
@@ -22,351 +19,6 @@ void parse_opts_default(struct parse_opts *o)
 	o->tag_styles = 0;
 	o->max_name = 512;
 	o->max_tags = 64;
-}
-
-/* ---- sanitising ----
- * As the reference statsd: a run of whitespace becomes one '_', '/' becomes
- * '-', every byte outside [A-Za-z0-9_.;=-] is dropped. */
-
-enum { CH_KEEP = 0, CH_SPACE, CH_SLASH, CH_DROP, CH_SEMI };
-
-#define K CH_KEEP
-#define W CH_SPACE
-#define S CH_SLASH
-#define D CH_DROP
-#define P CH_SEMI
-static const unsigned char char_class[256] = {
-    /* 0x00 */ D, D, D, D, D, D, D, D, D, W, W, W, W, W, D, D,
-    /* 0x10 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0x20 */ W, D, D, D, D, D, D, D, D, D, D, D, D, K, K, S,
-    /* 0x30 */ K, K, K, K, K, K, K, K, K, K, D, P, D, K, D, D,
-    /* 0x40 */ D, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
-    /* 0x50 */ K, K, K, K, K, K, K, K, K, K, K, D, D, D, D, K,
-    /* 0x60 */ D, K, K, K, K, K, K, K, K, K, K, K, K, K, K, K,
-    /* 0x70 */ K, K, K, K, K, K, K, K, K, K, K, D, D, D, D, D,
-    /* 0x80 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0x90 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xa0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xb0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xc0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xd0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xe0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-    /* 0xf0 */ D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D,
-};
-#undef K
-#undef W
-#undef S
-#undef D
-#undef P
-
-static bool is_space(char c)
-{
-	return char_class[(unsigned char)c] == CH_SPACE;
-}
-
-/* put_clean flags: DogStatsD tags turn their first ':' into '=' (k:v is
- * written k=v); tags that did not come from a Graphite name turn ';' into
- * '_' so it can never be read back as a tag separator. */
-#define PUT_COLON_EQ 1u
-#define PUT_SEMI_US 2u
-
-/* Appends s[0..n), transformed and (with sanitize) sanitised, to buf at
- * *len without going past cap. False when it does not fit. */
-static bool put_clean(char *buf, size_t *len, size_t cap, const char *s, size_t n, unsigned flags,
-                      bool sanitize)
-{
-	size_t o = *len;
-	bool in_space = false;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == ':' && (flags & PUT_COLON_EQ)) {
-			c = '=';
-			flags &= ~PUT_COLON_EQ;
-		} else if (c == ';' && (flags & PUT_SEMI_US)) {
-			c = '_';
-		}
-		if (sanitize) {
-			switch (char_class[c]) {
-			case CH_SPACE:
-				if (in_space)
-					continue;
-				in_space = true;
-				c = '_';
-				break;
-			case CH_SLASH:
-				in_space = false;
-				c = '-';
-				break;
-			case CH_DROP:
-				in_space = false;
-				continue;
-			default:
-				in_space = false;
-				break;
-			}
-		}
-		if (o == cap)
-			return false;
-		buf[o++] = (char)c;
-	}
-	*len = o;
-	return true;
-}
-
-/* ---- series keys ----
- * The name goes straight into scr->key; tags are sanitised one after the
- * other into scr->text (the stage) and kept in a sorted, duplicate-free list
- * of (offset, length) pairs, then appended to the key as ";tag". */
-
-struct tagref {
-	uint16_t off, len;
-};
-
-struct keyb {
-	char *key;   /* scr->key */
-	size_t klen; /* name bytes written to key */
-	char *stage; /* scr->text */
-	size_t slen;
-	size_t ntags, max_tags;
-	bool sanitize;
-	const char *err;
-	struct tagref tags[PARSE_TAGS_CAP];
-};
-
-static void keyb_init(struct keyb *kb, struct parse_scratch *scr, const struct parse_opts *o)
-{
-	kb->key = scr->key;
-	kb->klen = 0;
-	kb->stage = scr->text;
-	kb->slen = 0;
-	kb->ntags = 0;
-	kb->max_tags = o->max_tags < PARSE_TAGS_CAP ? o->max_tags : PARSE_TAGS_CAP;
-	kb->sanitize = o->sanitize;
-	kb->err = NULL;
-}
-
-static int tag_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-	if (r != 0)
-		return r;
-	return alen < blen ? -1 : alen > blen;
-}
-
-/* stage[start..slen) holds one sanitised tag: drop it when empty or already
- * known, else insert it in order. */
-static bool tag_commit(struct keyb *kb, size_t start)
-{
-	size_t len = kb->slen - start;
-	size_t lo = 0, hi = kb->ntags;
-	const char *t = kb->stage + start;
-
-	if (len == 0)
-		return true;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int r = tag_cmp(kb->stage + kb->tags[mid].off, kb->tags[mid].len, t, len);
-		if (r == 0) {
-			kb->slen = start;
-			return true;
-		}
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (kb->ntags >= kb->max_tags) {
-		kb->err = "too many tags";
-		return false;
-	}
-	memmove(&kb->tags[lo + 1], &kb->tags[lo], (kb->ntags - lo) * sizeof(kb->tags[0]));
-	kb->tags[lo].off = (uint16_t)start;
-	kb->tags[lo].len = (uint16_t)len;
-	kb->ntags++;
-	return true;
-}
-
-static bool tag_add(struct keyb *kb, const char *s, size_t n, unsigned flags)
-{
-	size_t start = kb->slen;
-	if (!put_clean(kb->stage, &kb->slen, PARSE_KEY_MAX - 1, s, n, flags, kb->sanitize)) {
-		kb->err = "key too long";
-		return false;
-	}
-	return tag_commit(kb, start);
-}
-
-/* A comma-separated tag list: DogStatsD `#a:b,c` or a tag style's `a=b,c`. */
-static bool tag_list(struct keyb *kb, const char *s, size_t n, unsigned flags)
-{
-	const char *end = s + n;
-	for (;;) {
-		const char *comma = memchr(s, ',', (size_t)(end - s));
-		const char *te = comma ? comma : end;
-		if (!tag_add(kb, s, (size_t)(te - s), flags))
-			return false;
-		if (!comma)
-			return true;
-		s = comma + 1;
-	}
-}
-
-/* Name pieces: bytes before the first ';' are the name, each ';' starts a
- * Graphite-style tag. The state runs across pieces (a SignalFx name comes in
- * two: before the '[' and after the ']'). */
-struct name_state {
-	bool in_tag;
-	size_t tag_start; /* stage offset of the Graphite tag being written */
-};
-
-static bool name_piece(struct keyb *kb, const char *s, size_t n, struct name_state *st)
-{
-	const char *end = s + n;
-	for (;;) {
-		const char *semi = memchr(s, ';', (size_t)(end - s));
-		const char *pe = semi ? semi : end;
-		bool ok = st->in_tag ? put_clean(kb->stage, &kb->slen, PARSE_KEY_MAX - 1, s,
-		                                 (size_t)(pe - s), 0, kb->sanitize)
-		                     : put_clean(kb->key, &kb->klen, PARSE_KEY_MAX - 1, s,
-		                                 (size_t)(pe - s), 0, kb->sanitize);
-		if (!ok) {
-			kb->err = "key too long";
-			return false;
-		}
-		if (!semi)
-			return true;
-		if (st->in_tag && !tag_commit(kb, st->tag_start))
-			return false;
-		st->in_tag = true;
-		st->tag_start = kb->slen;
-		s = semi + 1;
-	}
-}
-
-/* Optional tag styles inside the name (statsd.tag_styles):
- *   foo#k=v,k2=v2      foo,k=v,k2=v2      foo[k=v,k2=v2].rest
- *      ^ LIBRATO          ^ INFLUXDB         ^ SIGNALFX (name = foo.rest)
- * The first enabled delimiter wins. */
-struct style_split {
-	size_t head;             /* name bytes before the delimiter */
-	const char *tags, *tail; /* tag list; SignalFx: name bytes after ']' */
-	size_t tags_len, tail_len;
-};
-
-static void style_find(const char *s, size_t n, unsigned styles, struct style_split *ss)
-{
-	ss->head = n;
-	ss->tags = ss->tail = NULL;
-	ss->tags_len = ss->tail_len = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if ((c == '#' && (styles & TAG_STYLE_LIBRATO)) ||
-		    (c == ',' && (styles & TAG_STYLE_INFLUXDB))) {
-			ss->head = i;
-			ss->tags = s + i + 1;
-			ss->tags_len = n - i - 1;
-			return;
-		}
-		if (c == '[' && (styles & TAG_STYLE_SIGNALFX)) {
-			const char *rb = memchr(s + i + 1, ']', n - i - 1);
-			if (rb == NULL)
-				continue;
-			ss->head = i;
-			ss->tags = s + i + 1;
-			ss->tags_len = (size_t)(rb - ss->tags);
-			ss->tail = rb + 1;
-			ss->tail_len = (size_t)(s + n - ss->tail);
-			return;
-		}
-	}
-}
-
-/* True when the name goes into the key exactly as received: nothing to
- * sanitise, no Graphite tag, no enabled tag style. */
-static bool name_plain(const char *s, size_t n, const struct parse_opts *o)
-{
-	if (o->sanitize) {
-		/* ';' and every tag-style delimiter are outside CH_KEEP. */
-		for (size_t i = 0; i < n; i++)
-			if (char_class[(unsigned char)s[i]] != CH_KEEP)
-				return false;
-		return true;
-	}
-	if (memchr(s, ';', n) != NULL)
-		return false;
-	if ((o->tag_styles & TAG_STYLE_LIBRATO) && memchr(s, '#', n) != NULL)
-		return false;
-	if ((o->tag_styles & TAG_STYLE_INFLUXDB) && memchr(s, ',', n) != NULL)
-		return false;
-	if ((o->tag_styles & TAG_STYLE_SIGNALFX) && memchr(s, '[', n) != NULL)
-		return false;
-	return true;
-}
-
-static bool name_full(struct keyb *kb, const char *s, size_t n, unsigned styles)
-{
-	struct style_split ss;
-	struct name_state st = {false, 0};
-
-	style_find(s, n, styles, &ss);
-	if (!name_piece(kb, s, ss.head, &st))
-		return false;
-	if (ss.tail_len > 0 && !name_piece(kb, ss.tail, ss.tail_len, &st))
-		return false;
-	if (st.in_tag && !tag_commit(kb, st.tag_start))
-		return false;
-	if (ss.tags != NULL && !tag_list(kb, ss.tags, ss.tags_len, PUT_SEMI_US))
-		return false;
-	return true;
-}
-
-/* Appends ";tag" for every staged tag, in order. */
-static bool tags_append(struct keyb *kb)
-{
-	for (size_t i = 0; i < kb->ntags; i++) {
-		size_t len = kb->tags[i].len;
-		if (kb->klen + 1 + len > PARSE_KEY_MAX - 1) {
-			kb->err = "key too long";
-			return false;
-		}
-		kb->key[kb->klen++] = ';';
-		memcpy(kb->key + kb->klen, kb->stage + kb->tags[i].off, len);
-		kb->klen += len;
-	}
-	return true;
-}
-
-/* Builds the series key of a metric line into s (key, key_len, name_len).
- * dd_tags is the DogStatsD tag list without its '#' (NULL when absent).
- * Returns NULL or the reason the line is bad. */
-static const char *make_key(struct keyb *kb, const char *name, size_t n, const char *dd_tags,
-                            size_t dd_len, const struct parse_opts *o, struct sample *s)
-{
-	bool plain = name_plain(name, n, o);
-
-	if (!plain && !name_full(kb, name, n, o->tag_styles))
-		return kb->err;
-	if (dd_tags != NULL && !tag_list(kb, dd_tags, dd_len, PUT_COLON_EQ | PUT_SEMI_US))
-		return kb->err;
-	if (plain) {
-		if (n > PARSE_KEY_MAX - 1)
-			return "key too long";
-		if (kb->ntags == 0) {
-			/* Fast path: the key is the name, borrowed from the packet. */
-			s->key = name;
-			s->key_len = s->name_len = n;
-			return NULL;
-		}
-		memcpy(kb->key, name, n);
-		kb->klen = n;
-	}
-	s->name_len = kb->klen;
-	if (!tags_append(kb))
-		return kb->err;
-	s->key = kb->key;
-	s->key_len = kb->klen;
-	return NULL;
 }
 
 /* ---- metric lines ----
@@ -404,11 +56,11 @@ static bool type_char(int c, enum metric_type *t)
 /* The type with surrounding whitespace trimmed (the reference trims it). */
 static bool parse_type(const char *t, size_t n, enum metric_type *out)
 {
-	while (n > 0 && is_space(*t)) {
+	while (n > 0 && tags_is_space(*t)) {
 		t++;
 		n--;
 	}
-	while (n > 0 && is_space(t[n - 1]))
+	while (n > 0 && tags_is_space(t[n - 1]))
 		n--;
 	if (n == 1)
 		return type_char(t[0], out);
@@ -638,10 +290,10 @@ static int parse_metric(const struct line_ctx *lc)
 			return report_bad(lc, reason);
 	}
 
-	struct keyb kb;
+	struct tags_builder tb;
 	struct sample s;
-	keyb_init(&kb, lc->scr, lc->o);
-	const char *reason = make_key(&kb, line, nlen, f.tags, f.tags_len, lc->o, &s);
+	const char *reason =
+	    tags_series_key(&tb, lc->scr, lc->o, line, nlen, f.tags, f.tags_len, &s);
 	if (reason != NULL)
 		return report_bad(lc, reason);
 	s.weight = f.weight;
@@ -714,15 +366,9 @@ static bool unescape_text(const char *s, size_t n, struct parse_scratch *scr, si
 static const char *event_tags(const struct line_ctx *lc, const char *tags, size_t n,
                               const char **out, size_t *out_len)
 {
-	struct keyb kb;
+	struct tags_builder tb;
 
-	keyb_init(&kb, lc->scr, lc->o);
-	if (tags != NULL &&
-	    (!tag_list(&kb, tags, n, PUT_COLON_EQ | PUT_SEMI_US) || !tags_append(&kb)))
-		return kb.err;
-	*out = lc->scr->key;
-	*out_len = kb.klen;
-	return NULL;
+	return tags_event(&tb, lc->scr, lc->o, tags, n, out, out_len);
 }
 
 #define FIELD_IS(p, n, lit) has_prefix((p), (n), (lit), sizeof(lit) - 1)

@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hll.h"
 #include "htab.h"
 #include "num.h"
 #include "shard.h"
+#include "window.h"
 #include "xalloc.h"
 
 struct kind_table {
@@ -26,6 +28,8 @@ struct kind_table {
 struct registry {
 	const struct config *cfg;
 	struct kind_table kinds[REG_KIND_COUNT];
+	struct window_conf wconf; /* windows borrow it: it lives as long as they do */
+	uint64_t expire_after;    /* idle intervals before a window is dropped */
 };
 
 static const char *const internal_counters[] = {"bad_lines_seen", "packets_received",
@@ -62,6 +66,7 @@ static struct reg_series *insert(struct kind_table *t, const char *key, size_t l
 
 static void series_free(struct reg_series *s)
 {
+	window_free(s->win);
 	free(s->key);
 	free(s->values);
 	htab_free(s->members, free);
@@ -83,6 +88,17 @@ struct registry *registry_new(const struct config *cfg)
 	r->cfg = cfg;
 	for (int k = 0; k < REG_KIND_COUNT; k++)
 		r->kinds[k].index = htab_new(1024);
+	r->wconf.interval_ms = cfg->flush_interval_ms;
+	r->wconf.n = cfg->nwindows < WINDOW_MAX ? cfg->nwindows : WINDOW_MAX;
+	for (size_t i = 0; i < r->wconf.n; i++)
+		r->wconf.len_ms[i] = cfg->windows_ms[i];
+	r->wconf.nq = cfg->nwindow_quantiles < WINDOW_QMAX ? cfg->nwindow_quantiles : WINDOW_QMAX;
+	for (size_t i = 0; i < r->wconf.nq; i++)
+		r->wconf.quantiles[i] = cfg->window_quantiles[i] / 100.0;
+	r->wconf.accuracy = cfg->window_accuracy;
+	if (r->wconf.n > 0)
+		r->expire_after =
+		    (uint64_t)(r->wconf.len_ms[r->wconf.n - 1] / cfg->flush_interval_ms);
 	/* The reference creates its internal counters at start-up. */
 	for (size_t i = 0; i < 3; i++) {
 		char key[256];
@@ -245,6 +261,57 @@ void registry_set_internal(struct registry *r, const struct selfstats *interval,
 		}
 		s->value = (double)lag_s;
 		s->updated = true;
+	}
+}
+
+static void push_one(struct registry *r, enum registry_kind k, struct reg_series *s)
+{
+	if (!s->win) {
+		if (!s->updated)
+			return;
+		s->win = window_new(&r->wconf, s->type);
+	}
+	if (s->updated)
+		window_touch(s->win);
+	switch (k) {
+	case REG_COUNTERS:
+		window_push_counter(s->win, s->value);
+		break;
+	case REG_GAUGES:
+		window_push_gauge(s->win, true, s->value);
+		break;
+	case REG_SETS: {
+		struct hll *h = NULL;
+		if (s->members) {
+			h = hll_new();
+			size_t pos = 0;
+			const char *m;
+			while ((m = htab_next(s->members, &pos)) != NULL)
+				hll_add_hash(h, htab_hash(m, strlen(m)));
+		}
+		window_push_set(s->win, h);
+		hll_free(h);
+		break;
+	}
+	default:
+		window_push_timer(s->win, s->values, s->nvalues, s->count);
+		break;
+	}
+	if (window_idle_intervals(s->win) >= r->expire_after) {
+		window_free(s->win);
+		s->win = NULL;
+	}
+}
+
+void registry_push_windows(struct registry *r)
+{
+	if (r->wconf.n == 0)
+		return;
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(r, (enum registry_kind)k, &pos)) != NULL)
+			push_one(r, (enum registry_kind)k, s);
 	}
 }
 

@@ -16,6 +16,8 @@
 #include "metric.h"
 #include "selfstats.h"
 
+struct window;
+
 struct shard;
 
 enum registry_kind { REG_COUNTERS = 0, REG_TIMERS, REG_GAUGES, REG_SETS, REG_KIND_COUNT };
@@ -36,6 +38,9 @@ struct reg_series {
 	double count;
 	/* sets: distinct members this interval (htab of owned strings) */
 	struct htab *members;
+	/* sliding windows (NULL until the first flush with windows, and again
+	 * once the series has been idle longer than the longest window) */
+	struct window *win;
 };
 
 struct registry *registry_new(const struct config *cfg); /* cfg borrowed for life */
@@ -56,6 +61,12 @@ size_t registry_total(const struct registry *r);
 
 /* Iteration over one kind, in insertion order; *pos starts at 0. */
 struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos);
+
+/* Feeds this interval into every series' sliding windows (creating them for
+ * series that received data, expiring those idle longer than the longest
+ * window). Call after the last merge of the interval and before
+ * registry_end_interval. No-op when windows.list is empty. */
+void registry_push_windows(struct registry *r);
 
 /* Ends the interval: counters to 0, timer values and set members cleared;
  * with statsd.delete_idle every series is removed instead (as the

@@ -41,6 +41,15 @@
 	X(G, graphite_last_exception, "unix time of the last Graphite error")                      \
 	X(G, graphite_flush_length, "bytes in the last Graphite flush")                            \
 	X(G, graphite_flush_time_ms, "ms to format and queue the last Graphite flush")             \
+	X(C, redis_flushes, "flushes written completely to Redis")                                 \
+	X(C, redis_flush_skipped, "Redis flushes skipped: the previous one was in flight")         \
+	X(C, redis_flush_dropped, "Redis flushes dropped: not connected, disconnect or timeout")   \
+	X(C, redis_errors, "Redis error replies, failed connects, disconnects, timeouts")          \
+	X(C, redis_reconnects, "Redis connections made ready (AUTH, SELECT, PING answered)")       \
+	X(C, redis_commands, "commands of flushes handed to the Redis connection")                 \
+	X(G, redis_connected, "1 while the Redis connection is ready, else 0")                     \
+	X(G, redis_flush_ms, "duration of the last completed Redis flush, ms")                     \
+	X(G, redis_pending_replies, "replies awaited from Redis for the flush in flight")          \
 	X(G, last_msg_seen, "unix time of the last line received")                                 \
 	X(G, flush_duration_ms, "duration of the last flush, ms")                                  \
 	X(G, series, "live series in the registry")

@@ -5,7 +5,7 @@
 top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top/src" || exit 1
 foundation="log xalloc clock num buf htab"
-domain="metric parse ini cfgval config selfstats tstats shard registry gfmt"
+domain="metric tags parse ini cfgval config selfstats tstats shard registry gfmt sketch window rfmt hll"
 bad=0
 forbidden='#include *<(event2/|event\.h|hiredis|curl/|jansson|sys/socket\.h|netinet/|arpa/|sys/un\.h|netdb\.h|pthread\.h)'
 for m in $foundation $domain; do

@@ -16,3 +16,5 @@ if command -v valgrind >/dev/null 2>&1; then
 		echo "$name: $((total / 300000)) instructions/line"
 	done
 fi
+echo "== quantile sketch: add, merge/subtract, frozen bytes, memory per timer series (median of 7 runs)"
+"$build/tests/bench/bench_sketch"

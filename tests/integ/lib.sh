@@ -252,7 +252,8 @@ wait_for() {
 N_TALLYD=0
 
 # start_tallyd [ARGS...]: starts tallyd with every listener on 127.0.0.1
-# port 0 and a port file, then ARGS (later -o win). Waits for the port file.
+# port 0, a port file and no Redis sink (never a Redis the machine may run
+# on 6379), then ARGS (later -o win). Waits for the port file.
 # Sets TALLYD_PID, TALLYD_LOG, TALLYD_PORTS and UDP_PORT, TCP_PORT,
 # ADMIN_PORT, HTTP_PORT, UNIX_PATH, UNIX_STREAM_PATH (empty when disabled).
 start_tallyd() {
@@ -266,6 +267,7 @@ start_tallyd() {
 		-o server.http=127.0.0.1:0 \
 		-o server.workers=2 \
 		-o server.port_file="$TALLYD_PORTS" \
+		-o redis.address= \
 		"$@" >"$TALLYD_LOG" 2>&1 &
 	TALLYD_PID=$!
 	track "$TALLYD_PID"

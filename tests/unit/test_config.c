@@ -1,8 +1,9 @@
 /* test_config: the configuration table, parser and writers. Defaults; good
  * and bad values of every type through -o (table-driven, exact messages);
  * INI files written to mkstemp files (syntax, comments, quotes, long lines,
- * errors naming file, line and key); validation; the dump round trip;
- * cfgval's formatters directly; and contrib/tallyd.conf against
+ * errors naming file, line and key); validation (windows against the flush
+ * interval included); the masked password; the dump round trip; cfgval's
+ * formatters directly; and contrib/tallyd.conf against
  * config_write_reference(). Run by make check. */
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -21,6 +22,8 @@
 #define TEST_DATA_DIR "tests/data"
 #endif
 
+#define X10 "xxxxxxxxxx"
+
 static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "server.tcp = 127.0.0.1:8125\n"
                                    "server.unix =\n"
@@ -28,6 +31,7 @@ static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "server.admin = 127.0.0.1:8126\n"
                                    "server.http = 127.0.0.1:8127\n"
                                    "server.port_file =\n"
+                                   "server.state_file =\n"
                                    "server.workers = 0\n"
                                    "server.flush_interval = 10s\n"
                                    "server.max_series = 1000000\n"
@@ -47,7 +51,16 @@ static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "graphite.legacy_namespace = true\n"
                                    "graphite.prefix = stats\n"
                                    "graphite.suffix =\n"
-                                   "graphite.buffer_max = 64m\n";
+                                   "graphite.buffer_max = 64m\n"
+                                   "windows.list = 1m, 5m, 15m, 1h\n"
+                                   "windows.quantiles = 50, 90, 95, 99, 99.9\n"
+                                   "windows.relative_accuracy = 0.01\n"
+                                   "redis.address = 127.0.0.1:6379\n"
+                                   "redis.password =\n"
+                                   "redis.db = 0\n"
+                                   "redis.prefix = tallyd\n"
+                                   "redis.history = 0s\n"
+                                   "redis.timeout = 5s\n";
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -155,6 +168,24 @@ static void test_defaults(void)
 	CU_ASSERT_STRING_EQUAL(c->graphite_prefix, "stats");
 	CU_ASSERT_STRING_EQUAL(c->graphite_suffix, "");
 	CU_ASSERT_EQUAL(c->graphite_buffer_max, 64LL << 20);
+	CU_ASSERT_STRING_EQUAL(c->state_file, "");
+	CU_ASSERT_EQUAL_FATAL(c->nwindows, 4);
+	CU_ASSERT_EQUAL(c->windows_ms[0], 60000);
+	CU_ASSERT_EQUAL(c->windows_ms[1], 300000);
+	CU_ASSERT_EQUAL(c->windows_ms[2], 900000);
+	CU_ASSERT_EQUAL(c->windows_ms[3], 3600000);
+	CU_ASSERT_EQUAL(c->windows_ms[4], 0);
+	CU_ASSERT_EQUAL_FATAL(c->nwindow_quantiles, 5);
+	static const double q[] = {50, 90, 95, 99, 99.9};
+	for (size_t i = 0; i < 5; i++)
+		CU_ASSERT_DOUBLE_EQUAL(c->window_quantiles[i], q[i], 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->window_accuracy, 0.01, 0);
+	CU_ASSERT_STRING_EQUAL(c->redis_address, "127.0.0.1:6379");
+	CU_ASSERT_STRING_EQUAL(c->redis_password, "");
+	CU_ASSERT_EQUAL(c->redis_db, 0);
+	CU_ASSERT_STRING_EQUAL(c->redis_prefix, "tallyd");
+	CU_ASSERT_EQUAL(c->redis_history_ms, 0);
+	CU_ASSERT_EQUAL(c->redis_timeout_ms, 5000);
 
 	char *d = dump(c);
 	CU_ASSERT_STRING_EQUAL(d, default_dump);
@@ -283,6 +314,59 @@ static const struct good good_cases[] = {
     {"graphite.prefix=\"\"", "graphite.prefix ="},
     {"graphite.suffix=sfx", "graphite.suffix = sfx"},
     {"graphite.suffix=\"sfx\"", "graphite.suffix = sfx"},
+    {"redis.prefix=my-app.metrics", "redis.prefix = my-app.metrics"},
+    {"redis.prefix={x}", "redis.prefix = {x}"},
+    {"redis.prefix=" X10 X10 X10 X10 X10 X10 "1234", /* 64 bytes */
+     "redis.prefix = " X10 X10 X10 X10 X10 X10 "1234"},
+    /* server.state_file (path) */
+    {"server.state_file=/var/lib/tallyd/state", "server.state_file = /var/lib/tallyd/state"},
+    {"server.state_file=", "server.state_file ="},
+    /* duration lists */
+    {"windows.list=1m,5m,15m,1h", "windows.list = 1m, 5m, 15m, 1h"},
+    {"windows.list=10s 30s 1m", "windows.list = 10s, 30s, 1m"},
+    {"windows.list= 60 , 300 ", "windows.list = 1m, 5m"},
+    {"windows.list=60000ms", "windows.list = 1m"},
+    {"windows.list=1h", "windows.list = 1h"},
+    {"windows.list=", "windows.list ="},                      /* no windows, no Redis output */
+    {"windows.list=1500ms, 2d", "windows.list = 1500ms, 2d"}, /* parses; validate refuses */
+    {"windows.list=1s 2s 3s 4s 5s 6s 7s 8s", "windows.list = 1s, 2s, 3s, 4s, 5s, 6s, 7s, 8s"},
+    {"windows.list=\"1m, 1h\"", "windows.list = 1m, 1h"},
+    /* quantiles */
+    {"windows.quantiles=50,90,95,99,99.9", "windows.quantiles = 50, 90, 95, 99, 99.9"},
+    {"windows.quantiles=99.99", "windows.quantiles = 99.99"},
+    {"windows.quantiles=0.1 99.9", "windows.quantiles = 0.1, 99.9"},
+    {"windows.quantiles=5 50", "windows.quantiles = 5, 50"},             /* p5, p50 */
+    {"windows.quantiles=9.99 99.99", "windows.quantiles = 9.99, 99.99"}, /* p999, p9999 */
+    {"windows.quantiles=99.9 50", "windows.quantiles = 99.9, 50"},       /* order kept */
+    {"windows.quantiles=1,2,3,4,5,6,7,8", "windows.quantiles = 1, 2, 3, 4, 5, 6, 7, 8"},
+    {"windows.quantiles=0x32", "windows.quantiles = 50"},
+    {"windows.quantiles=99.999999", "windows.quantiles = 99.999999"},
+    /* double */
+    {"windows.relative_accuracy=0.0001", "windows.relative_accuracy = 0.0001"},
+    {"windows.relative_accuracy=0.5", "windows.relative_accuracy = 0.5"},
+    {"windows.relative_accuracy=1e-3", "windows.relative_accuracy = 0.001"},
+    {"windows.relative_accuracy=0.020", "windows.relative_accuracy = 0.02"},
+    {"windows.relative_accuracy=0x1p-4", "windows.relative_accuracy = 0.0625"},
+    {"windows.relative_accuracy=\"0.05\"", "windows.relative_accuracy = 0.05"},
+    /* redis */
+    {"redis.address=", "redis.address ="},
+    {"redis.address=[::1]:6380", "redis.address = [::1]:6380"},
+    {"redis.address=redis.internal:6379", "redis.address = redis.internal:6379"},
+    {"redis.password=s3cr#t;x", "redis.password = ***"},
+    {"redis.password=\"  spaced  \"", "redis.password = ***"},
+    {"redis.password=***", "redis.password = ***"},
+    {"redis.password=", "redis.password ="},
+    {"redis.db=0", "redis.db = 0"},
+    {"redis.db=15", "redis.db = 15"},
+    {"redis.db=1000000", "redis.db = 1000000"},
+    {"redis.history=0", "redis.history = 0s"},
+    {"redis.history=1ms", "redis.history = 1ms"},
+    {"redis.history=1h", "redis.history = 1h"},
+    {"redis.history=90m", "redis.history = 90m"},
+    {"redis.history=24h", "redis.history = 1d"},
+    {"redis.timeout=100ms", "redis.timeout = 100ms"},
+    {"redis.timeout=1500ms", "redis.timeout = 1500ms"},
+    {"redis.timeout=60s", "redis.timeout = 1m"},
 };
 
 static void test_good_values(void)
@@ -321,6 +405,16 @@ static void test_good_fields(void)
 	    "server.log_level=debug",
 	    "server.flush_interval=2s",
 	    "server.port_file=\"  a \\\"b\\\" \\\\ c  \"",
+	    "windows.list=10s 30s 2m",
+	    "windows.quantiles=99.9, 25",
+	    "windows.relative_accuracy=0.005",
+	    "redis.address=[::1]:6380",
+	    "redis.password=\" pass word \"",
+	    "redis.db=3",
+	    "redis.prefix=app",
+	    "redis.history=2h",
+	    "redis.timeout=250ms",
+	    "server.state_file=/var/lib/tallyd/state",
 	};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		CU_ASSERT_EQUAL(config_override(c, sets[i], err, sizeof(err)), 0);
@@ -346,18 +440,38 @@ static void test_good_fields(void)
 	CU_ASSERT_EQUAL(c->log_level, LOG_LVL_DEBUG);
 	CU_ASSERT_EQUAL(c->flush_interval_ms, 2000);
 	CU_ASSERT_STRING_EQUAL(c->port_file, "  a \"b\" \\ c  ");
+	CU_ASSERT_EQUAL_FATAL(c->nwindows, 3);
+	CU_ASSERT_EQUAL(c->windows_ms[0], 10000);
+	CU_ASSERT_EQUAL(c->windows_ms[1], 30000);
+	CU_ASSERT_EQUAL(c->windows_ms[2], 120000);
+	CU_ASSERT_EQUAL(c->windows_ms[3], 0); /* the default's 4th entry is gone */
+	CU_ASSERT_EQUAL_FATAL(c->nwindow_quantiles, 2);
+	CU_ASSERT_DOUBLE_EQUAL(c->window_quantiles[0], 99.9, 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->window_quantiles[1], 25, 0);
+	CU_ASSERT_DOUBLE_EQUAL(c->window_accuracy, 0.005, 0);
+	CU_ASSERT_STRING_EQUAL(c->redis_address, "[::1]:6380");
+	CU_ASSERT_STRING_EQUAL(c->redis_password, " pass word ");
+	CU_ASSERT_EQUAL(c->redis_db, 3);
+	CU_ASSERT_STRING_EQUAL(c->redis_prefix, "app");
+	CU_ASSERT_EQUAL(c->redis_history_ms, 2 * 3600 * 1000);
+	CU_ASSERT_EQUAL(c->redis_timeout_ms, 250);
+	CU_ASSERT_STRING_EQUAL(c->state_file, "/var/lib/tallyd/state");
 
 	/* A later value replaces an earlier one (lists included). */
 	CU_ASSERT_EQUAL(config_override(c, "statsd.percentiles=50", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c->npercentiles, 1);
 	CU_ASSERT_EQUAL(config_override(c, "statsd.histogram=", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c->nhistograms, 0);
+	CU_ASSERT_EQUAL(config_override(c, "windows.list=1m", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c->nwindows, 1);
+	CU_ASSERT_EQUAL(c->windows_ms[0], 60000);
+	CU_ASSERT_EQUAL(c->windows_ms[1], 0);
+	CU_ASSERT_EQUAL(config_override(c, "windows.quantiles=50", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c->nwindow_quantiles, 1);
 	config_free(c);
 }
 
 /* ---- bad values: the exact -o error, and the config is left unchanged -- */
-
-#define X10 "xxxxxxxxxx"
 
 struct bad {
 	const char *assign;
@@ -523,6 +637,94 @@ static const struct bad bad_cases[] = {
     {"server.UDP=1.2.3.4:1", "-o server.UDP: unknown key"},
     {"statsd.udp=1.2.3.4:1", "-o statsd.udp: unknown key"},
     {"server.udp.x=1", "-o server.udp.x: unknown key"},
+    /* duration lists */
+    {"windows.list=0", "-o windows.list: duration 0 must be more than 0"},
+    {"windows.list=0s,1m", "-o windows.list: duration 0s must be more than 0"},
+    {"windows.list=5m,1m", "-o windows.list: durations must be strictly ascending (1m after 5m)"},
+    {"windows.list=1m 60s", "-o windows.list: durations must be strictly ascending (60s after 1m)"},
+    {"windows.list=1m,1m", "-o windows.list: durations must be strictly ascending (1m after 1m)"},
+    {"windows.list=1m,,5m", "-o windows.list: empty entry in the list (stray comma)"},
+    {"windows.list=1m,", "-o windows.list: empty entry in the list (stray comma)"},
+    {"windows.list=,1m", "-o windows.list: empty entry in the list (stray comma)"},
+    {"windows.list=1x",
+     "-o windows.list: \"1x\" is not a duration (an integer with unit ms, s, m, h or d; a "
+     "bare number is seconds)"},
+    {"windows.list=1m -5m",
+     "-o windows.list: \"-5m\" is not a duration (an integer with unit ms, s, m, h or d; a "
+     "bare number is seconds)"},
+    {"windows.list=1.5m",
+     "-o windows.list: \"1.5m\" is not a duration (an integer with unit ms, s, m, h or d; a "
+     "bare number is seconds)"},
+    {"windows.list=1m;5m",
+     "-o windows.list: \"1m;5m\" is not a duration (an integer with unit ms, s, m, h or d; a "
+     "bare number is seconds)"},
+    {"windows.list=1s 2s 3s 4s 5s 6s 7s 8s 9s", "-o windows.list: 9 entries, at most 8 allowed"},
+    /* quantiles */
+    {"windows.quantiles=", "-o windows.quantiles: at least one quantile is needed"},
+    {"windows.quantiles=0",
+     "-o windows.quantiles: quantile 0 must be more than 0 and less than 100"},
+    {"windows.quantiles=100",
+     "-o windows.quantiles: quantile 100 must be more than 0 and less than 100"},
+    {"windows.quantiles=50 -10",
+     "-o windows.quantiles: quantile -10 must be more than 0 and less than 100"},
+    {"windows.quantiles=100.0",
+     "-o windows.quantiles: quantile 100.0 must be more than 0 and less than 100"},
+    {"windows.quantiles=abc", "-o windows.quantiles: \"abc\" is not a number"},
+    {"windows.quantiles=NaN", "-o windows.quantiles: \"NaN\" is not a number"},
+    {"windows.quantiles=50 50.0", "-o windows.quantiles: quantile 50.0 is listed twice"},
+    {"windows.quantiles=9.99,99.9",
+     "-o windows.quantiles: quantiles 9.99 and 99.9 would both be reported as p999"},
+    {"windows.quantiles=99.9 9.99 50",
+     "-o windows.quantiles: quantiles 99.9 and 9.99 would both be reported as p999"},
+    {"windows.quantiles=50,,99", "-o windows.quantiles: empty entry in the list (stray comma)"},
+    {"windows.quantiles=1,2,3,4,5,6,7,8,9", "-o windows.quantiles: 9 entries, at most 8 allowed"},
+    /* double */
+    {"windows.relative_accuracy=0", "-o windows.relative_accuracy: 0 is out of range 0.0001..0.5"},
+    {"windows.relative_accuracy=0.00009",
+     "-o windows.relative_accuracy: 0.00009 is out of range 0.0001..0.5"},
+    {"windows.relative_accuracy=0.6",
+     "-o windows.relative_accuracy: 0.6 is out of range 0.0001..0.5"},
+    {"windows.relative_accuracy=-0.01",
+     "-o windows.relative_accuracy: -0.01 is out of range 0.0001..0.5"},
+    {"windows.relative_accuracy=1e-9",
+     "-o windows.relative_accuracy: 1e-9 is out of range 0.0001..0.5"},
+    {"windows.relative_accuracy=1%", "-o windows.relative_accuracy: \"1%\" is not a number"},
+    {"windows.relative_accuracy=", "-o windows.relative_accuracy: \"\" is not a number"},
+    {"windows.relative_accuracy=inf", "-o windows.relative_accuracy: \"inf\" is not a number"},
+    {"windows.relative_accuracy=nan", "-o windows.relative_accuracy: \"nan\" is not a number"},
+    {"windows.relative_accuracy=0.01 0.02",
+     "-o windows.relative_accuracy: \"0.01 0.02\" is not a number"},
+    /* redis */
+    {"redis.address=redis",
+     "-o redis.address: \"redis\": expected host:port, [v6-address]:port or empty"},
+    {"redis.address=localhost:99999",
+     "-o redis.address: \"localhost:99999\": port must be a number from 0 to 65535"},
+    {"redis.password=" X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+         X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+             X10 X10 X10 X10 X10 X10 X10 X10 X10 "xx"
+     "y", /* 513 bytes */
+     "-o redis.password: 513 bytes long, at most 512 allowed"},
+    {"redis.password=a\001b", "-o redis.password: control character 0x01 in value"},
+    {"redis.password=\"abc", "-o redis.password: quoted value has no closing '\"'"},
+    {"redis.db=-1", "-o redis.db: -1 is out of range 0..1000000"},
+    {"redis.db=1000001", "-o redis.db: 1000001 is out of range 0..1000000"},
+    {"redis.db=one", "-o redis.db: \"one\" is not an integer"},
+    {"redis.prefix=", "-o redis.prefix: must not be empty"},
+    {"redis.prefix=a b", "-o redis.prefix: \"a b\": whitespace is not allowed in a name"},
+    {"redis.prefix=" X10 X10 X10 X10 X10 X10 "12345", /* 65 bytes */
+     "-o redis.prefix: 65 bytes long, at most 64 allowed"},
+    {"redis.history=25h", "-o redis.history: 25h is out of range 0s..1d"},
+    {"redis.history=2d", "-o redis.history: 2d is out of range 0s..1d"},
+    {"redis.history=-1h",
+     "-o redis.history: \"-1h\" is not a duration (an integer with unit ms, s, m, h or d; a "
+     "bare number is seconds)"},
+    {"redis.timeout=99ms", "-o redis.timeout: 99ms is out of range 100ms..1m"},
+    {"redis.timeout=61s", "-o redis.timeout: 61s is out of range 100ms..1m"},
+    {"redis.timeout=0", "-o redis.timeout: 0s is out of range 100ms..1m"},
+    {"server.state_file=a\001b", "-o server.state_file: control character 0x01 in value"},
+    {"windows.bogus=1", "-o windows.bogus: unknown key"},
+    {"redis.bogus=1", "-o redis.bogus: unknown key"},
+    {"windows.address=127.0.0.1:1", "-o windows.address: unknown key"},
     /* removed with the quantile sketch deferred: timers keep every sample */
     {"statsd.exact_samples=4096", "-o statsd.exact_samples: unknown key"},
 };
@@ -541,6 +743,10 @@ static void test_bad_values(void)
 		                0);
 		CU_ASSERT_EQUAL(config_override(c, "server.port_file=/tmp/pf", err, sizeof(err)),
 		                0);
+		CU_ASSERT_EQUAL(config_override(c, "windows.list=30s,2m", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(config_override(c, "windows.quantiles=75", err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(
+		    config_override(c, "windows.relative_accuracy=0.02", err, sizeof(err)), 0);
 		before = dump(c);
 		snprintf(err, sizeof(err), "(unset)");
 		int rc = config_override(c, b->assign, err, sizeof(err));
@@ -601,6 +807,12 @@ static void test_file_syntax(void)
 	                           "[graphite]\n"
 	                           "suffix = \"sfx\"\n"
 	                           "prefix =\n"
+	                           "[windows]\n"
+	                           "list = 10s, 1m  5m\n"
+	                           "relative_accuracy = 0.02\n"
+	                           "[redis]\n"
+	                           "address =\n"
+	                           "password = pw;#1\n"
 	                           "[server]\n"
 	                           "port_file = \"  /tmp/spaced \\\"file\\\"  \"\n"
 	                           "workers = 4"; /* last line without a newline */
@@ -622,8 +834,15 @@ static void test_file_syntax(void)
 	CU_ASSERT_STRING_EQUAL(c->graphite_prefix, "");
 	CU_ASSERT_STRING_EQUAL(c->port_file, "  /tmp/spaced \"file\"  ");
 	CU_ASSERT_EQUAL(c->workers, 4);
+	CU_ASSERT_EQUAL(c->nwindows, 3);
+	CU_ASSERT_EQUAL(c->windows_ms[0], 10000);
+	CU_ASSERT_DOUBLE_EQUAL(c->window_accuracy, 0.02, 0);
+	CU_ASSERT_STRING_EQUAL(c->redis_address, "");
+	CU_ASSERT_STRING_EQUAL(c->redis_password, "pw;#1");
 	/* untouched keys keep their defaults */
 	CU_ASSERT_STRING_EQUAL(c->admin, "127.0.0.1:8126");
+	CU_ASSERT_EQUAL(c->nwindow_quantiles, 5);
+	CU_ASSERT_STRING_EQUAL(c->redis_prefix, "tallyd");
 	config_free(c);
 
 	/* An empty file and a file of comments change nothing. */
@@ -676,6 +895,11 @@ static const struct file_err file_errs[] = {
     {"[statsd]\nhistogram = a:2,1\n",
      "2: [statsd] histogram: histogram \"a\": bins must be strictly ascending (1)"},
     {"[statsd]\nudp = a:1\n", "2: [statsd] udp: unknown key"},
+    {"[windows]\nlist = 1m, 5m\nlist = 1h\n", "3: [windows] list: set twice (first on line 2)"},
+    {"[windows]\n# c\nquantiles = 50 100\n",
+     "3: [windows] quantiles: quantile 100 must be more than 0 and less than 100"},
+    {"[redis]\ndb = 1e3\n", "2: [redis] db: \"1e3\" is not an integer"},
+    {"[redis]\nhistory = 1h\nflush_interval = 1s\n", "3: [redis] flush_interval: unknown key"},
     {"[server]\nport_file = \"abc\n", "2: [server] port_file: quoted value has no closing '\"'"},
     {"[server]\r\nport_file = a\rb\r\n", "2: [server] port_file: control character 0x0d in value"},
 };
@@ -808,6 +1032,26 @@ static void test_cfgval_format(void)
 	buf_puts(&b, "");
 	cfgval_format_tag_styles(&b, TAG_STYLE_SIGNALFX | TAG_STYLE_LIBRATO);
 	CU_ASSERT_STRING_EQUAL(b.p, "librato, signalfx");
+	static const int64_t wins[] = {1500, 60000, 5400000, 86400000};
+	buf_reset(&b);
+	cfgval_format_durations(&b, wins, 4);
+	CU_ASSERT_STRING_EQUAL(b.p, "1500ms, 1m, 90m, 1d");
+	buf_reset(&b);
+	buf_puts(&b, "");
+	cfgval_format_durations(&b, wins, 0);
+	CU_ASSERT_STRING_EQUAL(b.p, "");
+
+	/* The names window quantiles are reported under. */
+	static const struct {
+		double pct;
+		const char *name;
+	} qnames[] = {{50, "p50"},  {90, "p90"},    {99.9, "p999"},     {99.99, "p9999"}, {5, "p5"},
+	              {0.5, "p05"}, {9.99, "p999"}, {25.125, "p25125"}, {1e-7, "p1e-7"}};
+	for (size_t i = 0; i < sizeof(qnames) / sizeof(qnames[0]); i++) {
+		buf_reset(&b);
+		cfgval_format_quantile_name(&b, qnames[i].pct);
+		CU_ASSERT_STRING_EQUAL(b.p, qnames[i].name);
+	}
 	buf_free(&b);
 
 	static const struct {
@@ -852,6 +1096,43 @@ static const struct vcase vcases[] = {
     {{"server.tcp=127.0.0.1:0", "server.admin=127.0.0.1:0", "server.http=127.0.0.1:0", NULL}, NULL},
     {{"server.tcp=", "server.admin=", "server.http=", NULL}, NULL},
     {{"server.udp=127.0.0.1:8126", NULL}, NULL}, /* UDP and TCP may share a port */
+    /* the state file is no other file */
+    {{"server.state_file=/tmp/st", NULL}, NULL},
+    {{"server.state_file=/tmp/x", "server.port_file=/tmp/x", NULL},
+     "server.state_file: same path as server.port_file (/tmp/x)"},
+    {{"server.state_file=/tmp/x", "server.unix=/tmp/x", NULL},
+     "server.state_file: same path as server.unix (/tmp/x)"},
+    {{"server.state_file=/tmp/x", "server.unix_stream=/tmp/x", NULL},
+     "server.state_file: same path as server.unix_stream (/tmp/x)"},
+    {{"server.unix=/tmp/x", "server.port_file=/tmp/y", "server.state_file=/tmp/z", NULL}, NULL},
+    /* windows against the flush interval (window_conf_check) */
+    {{"server.flush_interval=7s", NULL},
+     "windows.list: server.flush_interval must divide a minute for windows (got 7000 ms)"},
+    {{"server.flush_interval=90s", NULL},
+     "windows.list: server.flush_interval must divide a minute for windows (got 90000 ms)"},
+    {{"server.flush_interval=1h", NULL},
+     "windows.list: server.flush_interval must divide a minute for windows (got 3600000 ms)"},
+    {{"server.flush_interval=1m", NULL}, NULL},
+    {{"server.flush_interval=1500ms", NULL}, NULL},
+    {{"server.flush_interval=100ms", "windows.list=100ms,1s,1m,1h", NULL}, NULL},
+    {{"windows.list=10s,20s,30s,1m,5m,15m,30m,1h", NULL}, NULL},
+    {{"server.flush_interval=20s", "windows.list=10s,1m", NULL},
+     "windows.list: a window of a minute or less must be a multiple of server.flush_interval "
+     "(10000 ms)"},
+    {{"server.flush_interval=20s", "windows.list=40s,1m", NULL}, NULL},
+    {{"windows.list=1m,90s", NULL},
+     "windows.list: a window over a minute must be whole minutes, at most 1h (90000 ms)"},
+    {{"windows.list=1m,2h", NULL},
+     "windows.list: a window over a minute must be whole minutes, at most 1h (7200000 ms)"},
+    {{"windows.list=1500ms,2d", NULL},
+     "windows.list: a window of a minute or less must be a multiple of server.flush_interval "
+     "(1500 ms)"},
+    {{"server.flush_interval=1500ms", "windows.list=1500ms,45s", NULL}, NULL},
+    {{"windows.quantiles=0.001 99.999", "windows.relative_accuracy=0.5", NULL}, NULL},
+    /* the listener checks come first */
+    {{"server.udp=", "server.tcp=", "server.flush_interval=7s", NULL},
+     "server: no listener: set at least one of server.udp, server.tcp, server.unix, "
+     "server.unix_stream"},
 };
 
 static void test_validate(void)
@@ -873,6 +1154,50 @@ static void test_validate(void)
 			fprintf(stderr, "\nvalidate case %zu: rc=%d err='%s'\n", i, rc, err);
 		config_free(c);
 	}
+}
+
+/* ---- the Redis password is never printed -------------------------------- */
+
+static void test_secret(void)
+{
+	struct config *c = config_new();
+	char err[512] = "";
+	CU_ASSERT_EQUAL(config_override(c, "redis.password=hunter2", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c->redis_password, "hunter2");
+	char *d = dump(c);
+	CU_ASSERT_PTR_NULL(strstr(d, "hunter2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d, "\nredis.password = ***\n"));
+	free(d);
+	/* everything else is dumped as before */
+	CU_ASSERT_EQUAL(config_override(c, "redis.password=", err, sizeof(err)), 0);
+	d = dump(c);
+	CU_ASSERT_STRING_EQUAL(d, default_dump);
+	free(d);
+
+	/* From a file, with spaces kept by quotes. */
+	char path[256];
+	static const char text[] = "[redis]\npassword = \"  p w  \"\n";
+	CU_ASSERT_EQUAL(load_text(c, text, sizeof(text) - 1, path, sizeof(path), err, sizeof(err)),
+	                0);
+	CU_ASSERT_STRING_EQUAL(c->redis_password, "  p w  ");
+	char *line = dump_line(c, "redis.password");
+	CU_ASSERT_STRING_EQUAL(line, "redis.password = ***");
+	free(line);
+
+	/* A bad value is not quoted back. */
+	CU_ASSERT_EQUAL(config_override(c, "redis.password=\"hunter3", err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NULL(strstr(err, "hunter3"));
+	CU_ASSERT_STRING_EQUAL(c->redis_password, "  p w  ");
+
+	/* The reference file shows the (empty) default only. */
+	char *ref = NULL;
+	size_t rlen = 0;
+	FILE *f = open_memstream(&ref, &rlen);
+	config_write_reference(f);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ref, "\n#password =\n"));
+	free(ref);
+	config_free(c);
 }
 
 /* ---- dump round trip --------------------------------------------------- */
@@ -917,6 +1242,15 @@ static void test_dump_roundtrip(void)
 	    "graphite.prefix=",
 	    "graphite.suffix=\"\\\"q\"",
 	    "graphite.buffer_max=123456",
+	    "server.state_file=/var/lib/tallyd/state",
+	    "windows.list=3s 30s 1m 2m",
+	    "windows.quantiles=99.99 1 0.5",
+	    "windows.relative_accuracy=0.0025",
+	    "redis.address=[::1]:6380",
+	    "redis.db=7",
+	    "redis.prefix=\"#p;x\"",
+	    "redis.history=90m",
+	    "redis.timeout=1500ms",
 	};
 	struct config *c = config_new();
 	char err[512] = "";
@@ -938,6 +1272,12 @@ static void test_dump_roundtrip(void)
 	CU_ASSERT_STRING_EQUAL(c2->prefix_stats, "#not;a-comment");
 	CU_ASSERT_EQUAL(c2->nhistograms, 4);
 	CU_ASSERT_EQUAL(c2->graphite_buffer_max, 123456);
+	CU_ASSERT_EQUAL(c2->nwindows, 4);
+	CU_ASSERT_EQUAL(c2->windows_ms[3], 120000);
+	CU_ASSERT_EQUAL(c2->nwindow_quantiles, 3);
+	CU_ASSERT_DOUBLE_EQUAL(c2->window_accuracy, 0.0025, 0);
+	CU_ASSERT_STRING_EQUAL(c2->redis_prefix, "#p;x");
+	CU_ASSERT_EQUAL(config_validate(c2, err, sizeof(err)), 0);
 
 	/* The defaults round-trip too. */
 	struct config *c3 = replay(default_dump);
@@ -1052,7 +1392,7 @@ int main(void)
 	    !CU_add_test(s, "file_errors", test_file_errors) ||
 	    !CU_add_test(s, "long_lines", test_long_lines) ||
 	    !CU_add_test(s, "cfgval_format", test_cfgval_format) ||
-	    !CU_add_test(s, "validate", test_validate) ||
+	    !CU_add_test(s, "validate", test_validate) || !CU_add_test(s, "secret", test_secret) ||
 	    !CU_add_test(s, "dump_roundtrip", test_dump_roundtrip) ||
 	    !CU_add_test(s, "reference_file", test_reference_file)) {
 		CU_cleanup_registry();

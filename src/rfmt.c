@@ -1,0 +1,264 @@
+/* rfmt: builds the Redis commands of a flush from the registry's series and
+ * their windows. Numbers are formatted by num_format (shortest round-trip),
+ * never %f; a stat with no data is written as an empty string so one HSET
+ * overwrites every field of the hash. It knows nothing of hiredis. */
+#include "rfmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cfgval.h"
+#include "htab.h"
+#include "num.h"
+
+#define MAX_ARGS 64
+#define ARG_BYTES 4096
+
+/* An argument vector with its own storage for formatted numbers. */
+struct args {
+	int n;
+	const char *v[MAX_ARGS];
+	size_t len[MAX_ARGS];
+	char store[ARG_BYTES];
+	size_t used;
+};
+
+static void arg(struct args *a, const char *s, size_t len)
+{
+	a->v[a->n] = s;
+	a->len[a->n++] = len;
+}
+
+static void arg_str(struct args *a, const char *s)
+{
+	arg(a, s, strlen(s));
+}
+
+static void arg_num(struct args *a, double v)
+{
+	char *p = a->store + a->used;
+	size_t n = isfinite(v) ? num_format(v, p) : 0; /* no data: "" */
+	a->used += n + 1;
+	arg(a, p, n);
+}
+
+static void arg_int(struct args *a, int64_t v)
+{
+	char *p = a->store + a->used;
+	int n = snprintf(p, 24, "%lld", (long long)v);
+	a->used += (size_t)n + 1;
+	arg(a, p, (size_t)n);
+}
+
+static void arg_field(struct args *a, const char *name, double v)
+{
+	arg_str(a, name);
+	arg_num(a, v);
+}
+
+void rfmt_names_init(struct rfmt_names *n, const struct config *cfg)
+{
+	memset(n, 0, sizeof(*n));
+	for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++) {
+		struct buf b = BUF_INIT;
+		cfgval_format_duration(&b, cfg->windows_ms[i]);
+		snprintf(n->window[i], sizeof(n->window[i]), "%s", b.p);
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < cfg->nwindow_quantiles && i < WINDOW_QMAX; i++) {
+		char num[NUM_FMT_MAX], *o = n->quantile[i];
+		num_format(cfg->window_quantiles[i], num);
+		*o++ = 'p';
+		for (const char *p = num; *p && o < n->quantile[i] + sizeof(n->quantile[i]) - 1;
+		     p++)
+			if (*p != '.')
+				*o++ = *p;
+		*o = '\0';
+	}
+}
+
+const char *rfmt_type_name(enum metric_type t)
+{
+	static const char *const names[METRIC_TYPE_COUNT] = {
+	    "counter", "gauge", "set", "timer", "histogram", "distribution"};
+	return (unsigned)t < METRIC_TYPE_COUNT ? names[t] : "unknown";
+}
+
+/* "<prefix>:{<series>}:<suffix>" into out. */
+static size_t series_key(char *out, size_t cap, const struct config *cfg,
+                         const struct reg_series *s, const char *suffix)
+{
+	int n =
+	    snprintf(out, cap, "%s:{%.*s}:%s", cfg->redis_prefix, (int)s->key_len, s->key, suffix);
+	return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}
+
+static void window_hash(const struct config *cfg, const struct rfmt_names *names,
+                        const struct reg_series *s, size_t i, int64_t ts,
+                        const struct rfmt_out *out)
+{
+	struct window_stats st;
+	struct args a = {0};
+	char key[8192];
+	size_t kl = series_key(key, sizeof(key), cfg, s, names->window[i]);
+
+	window_stats(s->win, i, &st);
+	arg_str(&a, "HSET");
+	arg(&a, key, kl);
+	arg_str(&a, "type");
+	arg_str(&a, rfmt_type_name(s->type));
+	switch (s->type) {
+	case METRIC_COUNTER:
+		arg_field(&a, "count", st.count);
+		arg_field(&a, "rate", st.rate);
+		break;
+	case METRIC_GAUGE:
+		arg_field(&a, "last", st.last);
+		arg_field(&a, "min", st.min);
+		arg_field(&a, "max", st.max);
+		arg_field(&a, "mean", st.mean);
+		break;
+	case METRIC_SET:
+		arg_field(&a, "unique", (double)st.unique);
+		break;
+	default:
+		arg_field(&a, "count", st.count);
+		arg_field(&a, "rate", st.rate);
+		arg_field(&a, "sum", st.has_data ? st.sum : NAN);
+		arg_field(&a, "min", st.min);
+		arg_field(&a, "max", st.max);
+		arg_field(&a, "mean", st.mean);
+		arg_field(&a, "stddev", st.stddev);
+		for (size_t q = 0; q < cfg->nwindow_quantiles && q < WINDOW_QMAX; q++)
+			arg_field(&a, names->quantile[q], st.q[q]);
+		break;
+	}
+	arg_field(&a, "covered", st.covered_s);
+	arg_str(&a, "updated");
+	arg_int(&a, ts);
+	out->cmd(out->ctx, a.n, a.v, a.len);
+
+	struct args e = {0};
+	arg_str(&e, "EXPIRE");
+	arg(&e, key, kl);
+	arg_int(&e, 2 * cfg->windows_ms[i] / 1000);
+	out->cmd(out->ctx, e.n, e.v, e.len);
+}
+
+/* This interval's own stats, for the history stream. */
+static void history_entry(const struct config *cfg, const struct reg_series *s, int64_t ts,
+                          const struct rfmt_out *out)
+{
+	struct args a = {0};
+	char key[8192];
+	size_t kl = series_key(key, sizeof(key), cfg, s, "history");
+	int64_t keep = cfg->redis_history_ms / cfg->flush_interval_ms;
+
+	arg_str(&a, "XADD");
+	arg(&a, key, kl);
+	arg_str(&a, "MAXLEN");
+	arg_str(&a, "~");
+	arg_int(&a, keep > 0 ? keep : 1);
+	arg_str(&a, "*");
+	arg_str(&a, "ts");
+	arg_int(&a, ts);
+	switch (s->type) {
+	case METRIC_COUNTER:
+		arg_field(&a, "count", s->value);
+		break;
+	case METRIC_GAUGE:
+		arg_field(&a, "value", s->value);
+		break;
+	case METRIC_SET:
+		arg_field(&a, "unique", s->members ? (double)htab_count(s->members) : 0);
+		break;
+	default: {
+		double sum = 0, mn = INFINITY, mx = -INFINITY;
+		for (size_t k = 0; k < s->nvalues; k++) {
+			sum += s->values[k];
+			mn = fmin(mn, s->values[k]);
+			mx = fmax(mx, s->values[k]);
+		}
+		bool any = s->nvalues > 0;
+		arg_field(&a, "count", s->count);
+		arg_field(&a, "sum", any ? sum : NAN);
+		arg_field(&a, "min", any ? mn : NAN);
+		arg_field(&a, "max", any ? mx : NAN);
+		arg_field(&a, "mean", any ? sum / (double)s->nvalues : NAN);
+		break;
+	}
+	}
+	out->cmd(out->ctx, a.n, a.v, a.len);
+}
+
+void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
+                 const struct reg_series *s, int64_t ts, const struct rfmt_out *out)
+{
+	char key[256];
+	out->group_begin(out->ctx);
+	for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++)
+		window_hash(cfg, names, s, i, ts, out);
+	if (cfg->redis_history_ms > 0)
+		history_entry(cfg, s, ts, out);
+	struct args z = {0};
+	int kl = snprintf(key, sizeof(key), "%s:index", cfg->redis_prefix);
+	arg_str(&z, "ZADD");
+	arg(&z, key, (size_t)kl);
+	arg_int(&z, ts);
+	arg(&z, s->key, s->key_len);
+	out->cmd(out->ctx, z.n, z.v, z.len);
+	out->group_end(out->ctx);
+}
+
+void rfmt_finish(const struct config *cfg, const struct rfmt_names *names, int64_t ts,
+                 int64_t duration_ms, size_t series, const struct rfmt_out *out)
+{
+	char key[256], wins[256] = "", qs[256] = "";
+	size_t wo = 0, qo = 0;
+	for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++)
+		wo += (size_t)snprintf(wins + wo, sizeof(wins) - wo, "%s%s", i ? "," : "",
+		                       names->window[i]);
+	for (size_t i = 0; i < cfg->nwindow_quantiles && i < WINDOW_QMAX; i++)
+		qo += (size_t)snprintf(qs + qo, sizeof(qs) - qo, "%s%s", i ? "," : "",
+		                       names->quantile[i]);
+
+	struct args m = {0};
+	int kl = snprintf(key, sizeof(key), "%s:meta", cfg->redis_prefix);
+	arg_str(&m, "HSET");
+	arg(&m, key, (size_t)kl);
+	arg_str(&m, "version");
+	arg_str(&m, "1");
+	arg_str(&m, "flush_interval");
+	arg_num(&m, (double)cfg->flush_interval_ms / 1000.0);
+	arg_str(&m, "windows");
+	arg_str(&m, wins);
+	arg_str(&m, "quantiles");
+	arg_str(&m, qs);
+	out->cmd(out->ctx, m.n, m.v, m.len);
+
+	/* Series idle longer than the longest window leave the index. */
+	int64_t longest = cfg->nwindows ? cfg->windows_ms[cfg->nwindows - 1] / 1000 : 0;
+	struct args p = {0};
+	kl = snprintf(key, sizeof(key), "%s:index", cfg->redis_prefix);
+	arg_str(&p, "ZREMRANGEBYSCORE");
+	arg(&p, key, (size_t)kl);
+	arg_str(&p, "-inf");
+	char lim[32];
+	int ll = snprintf(lim, sizeof(lim), "(%lld", (long long)(ts - longest));
+	arg(&p, lim, (size_t)ll);
+	out->cmd(out->ctx, p.n, p.v, p.len);
+
+	struct args f = {0};
+	kl = snprintf(key, sizeof(key), "%s:flush", cfg->redis_prefix);
+	arg_str(&f, "HSET");
+	arg(&f, key, (size_t)kl);
+	arg_str(&f, "last_ts");
+	arg_int(&f, ts);
+	arg_str(&f, "duration_ms");
+	arg_int(&f, duration_ms);
+	arg_str(&f, "series");
+	arg_int(&f, (int64_t)series);
+	out->cmd(out->ctx, f.n, f.v, f.len);
+}

@@ -1,0 +1,47 @@
+/* rfmt: the Redis read model's commands for one flush (DESIGN.md §6):
+ * per series and window a hash `<prefix>:{<series>}:<window>` with its
+ * stats and an EXPIRE of twice the window, the `<prefix>:index` sorted set,
+ * the opt-in per-series history stream, `<prefix>:meta`, and the
+ * `<prefix>:flush` marker that must be written last. Domain layer: it only
+ * produces argument vectors; the flush hands them to the Redis sink. */
+#ifndef TALLYD_RFMT_H
+#define TALLYD_RFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "registry.h"
+#include "window.h"
+
+/* Receives commands. group_begin/group_end bracket one series (MULTI/EXEC).
+ * argv/len are borrowed until return. */
+struct rfmt_out {
+	void (*group_begin)(void *ctx);
+	void (*cmd)(void *ctx, int argc, const char **argv, const size_t *len);
+	void (*group_end)(void *ctx);
+	void *ctx;
+};
+
+/* Window names ("1m", "5m", ...) and quantile field names ("p50", "p999"),
+ * computed once from the config. */
+struct rfmt_names {
+	char window[WINDOW_MAX][16];
+	char quantile[WINDOW_QMAX][16];
+};
+void rfmt_names_init(struct rfmt_names *n, const struct config *cfg);
+
+/* "counter", "gauge", "set", "timer", "histogram" or "distribution". */
+const char *rfmt_type_name(enum metric_type t);
+
+/* One series: every window's hash (+ EXPIRE), its index entry, and with
+ * redis.history a history entry of this interval's stats. */
+void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
+                 const struct reg_series *s, int64_t ts, const struct rfmt_out *out);
+
+/* After every series: meta, index pruning (series idle longer than the
+ * longest window), and last the flush marker. */
+void rfmt_finish(const struct config *cfg, const struct rfmt_names *names, int64_t ts,
+                 int64_t duration_ms, size_t series, const struct rfmt_out *out);
+
+#endif
