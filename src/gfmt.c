@@ -141,23 +141,23 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 		ns = (struct ns){nsbuf[0], nsbuf[0], nsbuf[2], nsbuf[3], nsbuf[4], p};
 	}
 
-	for (pos = 0; (s = registry_next(r, REG_COUNTERS, &pos)) != NULL; num_stats++) {
+	for (pos = 0; (s = registry_next_shown(r, REG_COUNTERS, &pos)) != NULL; num_stats++) {
 		line(&em, ns.counter_rate, s->key, s->name_len, s->key_len, legacy ? NULL : "rate",
 		     s->value / interval_s);
 		line(&em, ns.counter_count, s->key, s->name_len, s->key_len,
 		     legacy ? NULL : "count", s->value);
 	}
 	int64_t t_proc = clock_mono_ms();
-	for (pos = 0; (s = registry_next(r, REG_TIMERS, &pos)) != NULL; num_stats++) {
+	for (pos = 0; (s = registry_next_shown(r, REG_TIMERS, &pos)) != NULL; num_stats++) {
 		struct timer_ctx tc = {&em, ns.timer, s};
 		tstats_compute(s->values, s->nvalues, s->count, interval_s, cfg->percentiles,
 		               cfg->npercentiles, tstats_histogram_for(cfg, s->key, s->key_len),
 		               emit_timer, &tc);
 	}
 	int64_t processing_ms = clock_mono_ms() - t_proc;
-	for (pos = 0; (s = registry_next(r, REG_GAUGES, &pos)) != NULL; num_stats++)
+	for (pos = 0; (s = registry_next_shown(r, REG_GAUGES, &pos)) != NULL; num_stats++)
 		line(&em, ns.gauge, s->key, s->name_len, s->key_len, NULL, s->value);
-	for (pos = 0; (s = registry_next(r, REG_SETS, &pos)) != NULL; num_stats++)
+	for (pos = 0; (s = registry_next_shown(r, REG_SETS, &pos)) != NULL; num_stats++)
 		line(&em, ns.set, s->key, s->name_len, s->key_len, "count",
 		     s->members ? (double)htab_count(s->members) : 0);
 

@@ -139,6 +139,15 @@ size_t registry_total(const struct registry *r)
 	return n;
 }
 
+struct reg_series *registry_next_shown(const struct registry *r, enum registry_kind k, size_t *pos)
+{
+	struct reg_series *s;
+	while ((s = registry_next(r, k, pos)) != NULL)
+		if (!s->dormant)
+			return s;
+	return NULL;
+}
+
 struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos)
 {
 	const struct kind_table *t = &r->kinds[k];
@@ -163,6 +172,10 @@ static void merge_entry(struct registry *r, enum registry_kind k, struct shard_e
 			return;
 		}
 		s = insert(t, e->key, e->key_len, e->name_len);
+		fresh = true;
+	} else if (s->dormant) {
+		/* deleted from the statsd view: it starts again, as the reference */
+		s->dormant = false;
 		fresh = true;
 	}
 	s->type = e->type;
@@ -308,10 +321,15 @@ void registry_push_windows(struct registry *r)
 	if (r->wconf.n == 0)
 		return;
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
-		size_t pos = 0;
-		struct reg_series *s;
-		while ((s = registry_next(r, (enum registry_kind)k, &pos)) != NULL)
+		struct kind_table *t = &r->kinds[k];
+		for (size_t i = 0; i < t->n; i++) {
+			struct reg_series *s = t->order[i];
+			if (!s)
+				continue;
 			push_one(r, (enum registry_kind)k, s);
+			if (s->dormant && !s->win)
+				remove_at(t, i); /* deleted from the statsd view, windows expired */
+		}
 	}
 }
 
@@ -324,10 +342,12 @@ void registry_end_interval(struct registry *r)
 			struct reg_series *s = t->order[i];
 			if (!s)
 				continue;
-			bool keep = s->internal || !del;
-			if (!keep) {
-				remove_at(t, i);
-				continue;
+			if (del && !s->internal) {
+				if (!s->win) {
+					remove_at(t, i);
+					continue;
+				}
+				s->dormant = true; /* its windows keep sliding */
 			}
 			s->updated = false;
 			if (k == REG_COUNTERS) {
@@ -368,15 +388,17 @@ static void inspect_key(struct buf *out, const char *k, size_t len)
 void registry_inspect(const struct registry *r, enum registry_kind k, struct buf *out)
 {
 	const struct kind_table *t = &r->kinds[k];
-	if (t->live == 0) {
+	size_t shown = 0, seen = 0;
+	for (size_t i = 0; i < t->n; i++)
+		shown += t->order[i] && !t->order[i]->dormant;
+	if (shown == 0) {
 		buf_puts(out, "{}\n");
 		return;
 	}
 	buf_puts(out, "{\n");
-	size_t seen = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct reg_series *s = t->order[i];
-		if (!s)
+		if (!s || s->dormant)
 			continue;
 		buf_puts(out, "  ");
 		inspect_key(out, s->key, s->key_len);
@@ -393,7 +415,7 @@ void registry_inspect(const struct registry *r, enum registry_kind k, struct buf
 		} else {
 			buf_num(out, s->value);
 		}
-		buf_puts(out, ++seen < t->live ? ",\n" : "\n");
+		buf_puts(out, ++seen < shown ? ",\n" : "\n");
 	}
 	buf_puts(out, "}\n");
 }
@@ -408,7 +430,7 @@ void registry_delete(struct registry *r, enum registry_kind k, const char *bucke
 
 	for (size_t i = 0; i < t->n; i++) {
 		struct reg_series *s = t->order[i];
-		if (!s)
+		if (!s || s->dormant)
 			continue;
 		bool match = (s->key_len == blen && memcmp(s->key, bucket, blen) == 0) ||
 		             (folder && s->key_len >= flen && memcmp(s->key, bucket, flen) == 0);

@@ -30,6 +30,9 @@ struct reg_series {
 	enum metric_type type; /* the wire type last seen (ms, h or d for timers) */
 	bool internal;         /* the reference's own statsd.* counters and timestamp_lag */
 	bool updated;          /* received data this interval */
+	/* statsd.delete_idle removed it from the statsd view (Graphite, admin,
+	 * numStats), but its windows still slide until they expire */
+	bool dormant;
 	/* counters: interval count (sample-rate weighted); gauges: value */
 	double value;
 	/* timers: interval values (sorted by tstats at flush) and weighted count */
@@ -59,8 +62,11 @@ void registry_set_internal(struct registry *r, const struct selfstats *interval,
 size_t registry_count(const struct registry *r, enum registry_kind k);
 size_t registry_total(const struct registry *r);
 
-/* Iteration over one kind, in insertion order; *pos starts at 0. */
+/* Iteration over one kind, in insertion order; *pos starts at 0.
+ * registry_next gives every series (the windows' view); registry_next_shown
+ * skips dormant ones (the statsd view: Graphite, admin). */
 struct reg_series *registry_next(const struct registry *r, enum registry_kind k, size_t *pos);
+struct reg_series *registry_next_shown(const struct registry *r, enum registry_kind k, size_t *pos);
 
 /* Feeds this interval into every series' sliding windows (creating them for
  * series that received data, expiring those idle longer than the longest

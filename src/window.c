@@ -51,7 +51,6 @@ struct window {
 	/* timers */
 	struct moments *t_iv, *t_mn, t_cur;
 	struct buf *f_iv, *f_mn;           /* frozen sketches per slice */
-	struct sketch *sk_cur;             /* the current minute so far */
 	struct sketch *sk_win[WINDOW_MAX]; /* running sums */
 };
 
@@ -120,6 +119,26 @@ static void moments_clear(struct moments *m)
 	*m = (struct moments){0, 0, 0, 0, INFINITY, -INFINITY, 0};
 }
 
+/* Buckets a store needs to cover 18 decades (1e-9 .. 1e9 ms, say) without
+ * collapsing at the configured accuracy: log(1e18) / log(gamma). */
+static size_t max_buckets(double accuracy)
+{
+	double gamma = (1 + accuracy) / (1 - accuracy);
+	return (size_t)ceil(log(1e18) / log(gamma));
+}
+
+/* Freezes s into b at its exact size: a window keeps 66 of these per timer
+ * series, so buf's power-of-two growth would waste a tenth of the memory. */
+static void freeze_exact(const struct sketch *s, struct buf *b)
+{
+	buf_reset(b);
+	sketch_freeze(s, b);
+	if (b->cap > b->len + 1) {
+		b->p = xrealloc(b->p, b->len + 1);
+		b->cap = b->len + 1;
+	}
+}
+
 /* Chan et al.'s pairwise update: a += b. */
 static void moments_merge(struct moments *a, const struct moments *b)
 {
@@ -167,9 +186,8 @@ struct window *window_new(const struct window_conf *c, enum metric_type type)
 		w->f_iv = xcalloc(w->ipm, sizeof(struct buf));
 		w->f_mn = xcalloc(HOUR_MINUTES, sizeof(struct buf));
 		moments_clear(&w->t_cur);
-		w->sk_cur = sketch_new(c->accuracy, 2048);
 		for (size_t i = 0; i < c->n; i++)
-			w->sk_win[i] = sketch_new(c->accuracy, 2048);
+			w->sk_win[i] = sketch_new(c->accuracy, max_buckets(c->accuracy));
 		break;
 	}
 	return w;
@@ -199,7 +217,6 @@ void window_free(struct window *w)
 			buf_free(&w->f_mn[i]);
 		free(w->f_iv);
 		free(w->f_mn);
-		sketch_free(w->sk_cur);
 		for (size_t i = 0; i < w->c->n; i++)
 			sketch_free(w->sk_win[i]);
 	}
@@ -299,7 +316,7 @@ void window_push_timer(struct window *w, const double *values, size_t n, double 
 	uint64_t t = w->pushes;
 	size_t slot = iv_slot(w, t);
 	struct moments m;
-	struct sketch *sk = sketch_new(w->c->accuracy, 2048);
+	struct sketch *sk = sketch_new(w->c->accuracy, max_buckets(w->c->accuracy));
 
 	moments_clear(&m);
 	for (size_t i = 0; i < n; i++) {
@@ -323,20 +340,20 @@ void window_push_timer(struct window *w, const double *values, size_t n, double 
 		sketch_merge(w->sk_win[i], sk);
 	}
 	w->t_iv[slot] = m;
-	buf_reset(&w->f_iv[slot]);
-	sketch_freeze(sk, &w->f_iv[slot]);
+	freeze_exact(sk, &w->f_iv[slot]);
 	moments_merge(&w->t_cur, &m);
-	sketch_merge(w->sk_cur, sk);
-	sketch_free(sk);
 
 	if (ends_minute(w, t)) {
 		uint64_t minute = t / w->ipm;
 		size_t ms = mn_slot(minute);
 		w->t_mn[ms] = w->t_cur;
-		buf_reset(&w->f_mn[ms]);
-		sketch_freeze(w->sk_cur, &w->f_mn[ms]);
+		/* The minute's sketch is the sum of its interval slices, all still
+		 * in the interval ring (no live sketch per minute is kept). */
+		sketch_clear(sk);
+		for (size_t j = 0; j < w->ipm; j++)
+			sketch_merge_frozen(sk, w->f_iv[j].p, w->f_iv[j].len);
+		freeze_exact(sk, &w->f_mn[ms]);
 		moments_clear(&w->t_cur);
-		sketch_clear(w->sk_cur);
 		/* Long windows of m minutes keep the current minute plus m-1
 		 * complete ones: the minute that is m-1 old now falls out. */
 		for (size_t i = 0; i < w->c->n; i++) {
@@ -347,6 +364,7 @@ void window_push_timer(struct window *w, const double *values, size_t n, double 
 			sketch_subtract_frozen(w->sk_win[i], old->p, old->len);
 		}
 	}
+	sketch_free(sk);
 	end_push(w);
 }
 
@@ -497,7 +515,6 @@ size_t window_memory(const struct window *w)
 			n += w->f_iv[i].cap;
 		for (size_t i = 0; i < HOUR_MINUTES; i++)
 			n += w->f_mn[i].cap;
-		n += sketch_memory(w->sk_cur);
 		for (size_t i = 0; i < w->c->n; i++)
 			n += sketch_memory(w->sk_win[i]);
 		return n;

@@ -18,3 +18,7 @@ if command -v valgrind >/dev/null 2>&1; then
 fi
 echo "== quantile sketch: add, merge/subtract, frozen bytes, memory per timer series (median of 7 runs)"
 "$build/tests/bench/bench_sketch"
+echo "== sliding windows: memory per series and the cost of one flush's push (median of 5 runs)"
+"$build/tests/bench/bench_window"
+echo "== flush of N live series to a local redis-server, end to end"
+SERIES=${SERIES:-100000} bash "$(dirname "$0")/redis_flush.sh"

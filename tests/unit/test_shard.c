@@ -13,6 +13,7 @@
 #include "htab.h"
 #include "registry.h"
 #include "shard.h"
+#include "window.h"
 
 static struct config cfg;
 
@@ -223,6 +224,55 @@ static void test_delete_idle(void)
 	registry_free(r);
 }
 
+/* Regression: with delete_idle the statsd view forgets a series after each
+ * flush, but its windows must keep sliding until they expire (they used to
+ * be freed with the series, so windows never held more than one interval). */
+static void test_delete_idle_keeps_windows(void)
+{
+	reset_cfg();
+	cfg.delete_idle = true;
+	cfg.nwindows = 1;
+	cfg.windows_ms[0] = 60000; /* six 10 s intervals */
+	cfg.window_accuracy = 0.01;
+	struct registry *r = registry_new(&cfg);
+	struct shard *sh = shard_new(100);
+	struct selfstats st = {0};
+	const struct op ops[] = {{METRIC_COUNTER, "c", 4, 1, false, NULL}};
+	feed(sh, ops, 1);
+	registry_merge(r, sh, &st);
+	registry_push_windows(r);
+	registry_end_interval(r);
+	size_t pos = 0;
+	struct reg_series *s;
+	bool shown = false;
+	while ((s = registry_next_shown(r, REG_COUNTERS, &pos)) != NULL)
+		shown |= strcmp(s->key, "c") == 0;
+	CU_ASSERT_FALSE(shown); /* gone from the statsd view */
+	struct reg_series *c = find(r, REG_COUNTERS, "c");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT(c->dormant);
+	struct buf b = BUF_INIT;
+	registry_inspect(r, REG_COUNTERS, &b);
+	CU_ASSERT_PTR_NULL(strstr(b.p, " c: "));
+	buf_free(&b);
+	/* idle intervals: the window still holds the 4 until it slides out */
+	for (int t = 0; t < 5; t++) {
+		registry_push_windows(r);
+		registry_end_interval(r);
+	}
+	struct window_stats ws;
+	window_stats(find(r, REG_COUNTERS, "c")->win, 0, &ws);
+	CU_ASSERT_DOUBLE_EQUAL(ws.count, 4, 0);
+	registry_push_windows(r); /* sixth idle interval: expired and removed */
+	CU_ASSERT_PTR_NULL(find(r, REG_COUNTERS, "c"));
+	/* data brings it back, fresh */
+	feed(sh, ops, 1);
+	registry_merge(r, sh, &st);
+	CU_ASSERT_DOUBLE_EQUAL(find(r, REG_COUNTERS, "c")->value, 4, 0);
+	shard_free(sh);
+	registry_free(r);
+}
+
 static void test_internal_and_views(void)
 {
 	reset_cfg();
@@ -291,6 +341,7 @@ int main(void)
 	CU_add_test(s, "sets and timers across shards", test_sets_and_timers);
 	CU_add_test(s, "series limits", test_limits);
 	CU_add_test(s, "delete_idle", test_delete_idle);
+	CU_add_test(s, "delete_idle keeps windows sliding", test_delete_idle_keeps_windows);
 	CU_add_test(s, "internal counters, admin views, deletes", test_internal_and_views);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
