@@ -115,6 +115,12 @@ static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 	struct redis_batch *b = redis_batch_new();
 	struct rfmt_out out = {rb_begin, rb_cmd, rb_end, b};
 	size_t n = 0;
+	/* The sink would refuse this flush (previous one in flight, or not
+	 * connected) and count it: do not spend the main loop building it. */
+	if (redis_sink_busy(f->redis) || !redis_sink_connected(f->redis)) {
+		redis_sink_submit(f->redis, b);
+		return;
+	}
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
 		size_t pos = 0;
 		struct reg_series *s;
