@@ -1,9 +1,13 @@
 /* http: the HTTP interface on libevent's evhttp, main loop: GET /health
- * (JSON, 503 when the admin set `health down`) and GET /metrics (the
- * self-stats as Prometheus text). Other paths answer 404, other methods 405.
- * It keeps no state of its own; main creates it after the admin. */
+ * (JSON, 503 when the admin set `health down`), GET /metrics (the
+ * self-stats as Prometheus text), GET /api/v1/series?match=GLOB (the series
+ * that have windows) and GET /api/v1/series/<id> (one series' window stats
+ * as JSON). Other paths answer 404, other methods 405. It keeps no state of
+ * its own and reads the registry on the main loop; main creates it. */
 #include "http.h"
 
+#include <fnmatch.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +18,17 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <sys/queue.h>
 #include <jansson.h>
 
 #include "admin.h"
 #include "buf.h"
 #include "log.h"
 #include "net.h"
+#include "registry.h"
+#include "rfmt.h"
 #include "selfstats.h"
+#include "window.h"
 #include "xalloc.h"
 
 #define HTTP_TIMEOUT_S 30
@@ -31,8 +39,14 @@ struct http {
 	struct evhttp *evh;
 	struct evhttp_bound_socket *sock;
 	const struct admin *admin;
+	struct registry *reg;
+	const struct config *cfg;
+	struct rfmt_names names;
 	char address[256];
 };
+
+#define SERIES_PREFIX "/api/v1/series"
+#define SERIES_LIST_MAX 10000
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *ctype,
                   const char *body, size_t len)
@@ -66,6 +80,130 @@ static void reply_json(struct evhttp_request *req, int code, const char *reason,
 	free(text);
 }
 
+static void reply_obj(struct evhttp_request *req, json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!text) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	reply(req, HTTP_OK, "OK", "application/json", text, strlen(text));
+	free(text);
+}
+
+/* A number, or null for a statistic with no data. */
+static json_t *num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *window_json(const struct http *h, const struct reg_series *s, size_t i)
+{
+	struct window_stats st;
+	json_t *o = json_object();
+	window_stats(s->win, i, &st);
+	switch (s->type) {
+	case METRIC_COUNTER:
+		json_object_set_new(o, "count", num(st.count));
+		json_object_set_new(o, "rate", num(st.rate));
+		break;
+	case METRIC_GAUGE:
+		json_object_set_new(o, "last", num(st.last));
+		json_object_set_new(o, "min", num(st.min));
+		json_object_set_new(o, "max", num(st.max));
+		json_object_set_new(o, "mean", num(st.mean));
+		break;
+	case METRIC_SET:
+		json_object_set_new(o, "unique", json_integer((json_int_t)st.unique));
+		break;
+	default:
+		json_object_set_new(o, "count", num(st.count));
+		json_object_set_new(o, "rate", num(st.rate));
+		json_object_set_new(o, "sum", num(st.has_data ? st.sum : NAN));
+		json_object_set_new(o, "min", num(st.min));
+		json_object_set_new(o, "max", num(st.max));
+		json_object_set_new(o, "mean", num(st.mean));
+		json_object_set_new(o, "stddev", num(st.stddev));
+		for (size_t q = 0; q < h->cfg->nwindow_quantiles && q < WINDOW_QMAX; q++)
+			json_object_set_new(o, h->names.quantile[q], num(st.q[q]));
+		break;
+	}
+	json_object_set_new(o, "covered", num(st.covered_s));
+	return o;
+}
+
+/* GET /api/v1/series?match=GLOB: ids and types of the series with windows. */
+static void series_list(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
+{
+	struct evkeyvalq q;
+	const char *query = evhttp_uri_get_query(uri);
+	const char *match = "*";
+	TAILQ_INIT(&q);
+	if (query && evhttp_parse_query_str(query, &q) == 0) {
+		const char *m = evhttp_find_header(&q, "match");
+		if (m && *m)
+			match = m;
+	}
+	json_t *arr = json_array();
+	size_t n = 0;
+	bool truncated = false;
+	for (int k = 0; k < REG_KIND_COUNT && !truncated; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(h->reg, (enum registry_kind)k, &pos)) != NULL) {
+			if (!s->win)
+				continue;
+			char id[8192];
+			snprintf(id, sizeof(id), "%.*s", (int)s->key_len, s->key);
+			if (fnmatch(match, id, 0) != 0)
+				continue;
+			if (n == SERIES_LIST_MAX) {
+				truncated = true;
+				break;
+			}
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "id", id, "type",
+			                                     rfmt_type_name(s->type)));
+			n++;
+		}
+	}
+	json_t *obj = json_pack("{s:s, s:o, s:I, s:b}", "match", match, "series", arr, "count",
+	                        (json_int_t)n, "truncated", truncated);
+	evhttp_clear_headers(&q);
+	reply_obj(req, obj);
+}
+
+/* GET /api/v1/series/<id>: every window of the series (URL-encoded id). */
+static void series_one(struct http *h, struct evhttp_request *req, const char *enc)
+{
+	size_t len = 0;
+	char *id = evhttp_uridecode(enc, 0, &len);
+	const struct reg_series *found = NULL;
+	for (int k = 0; id && k < REG_KIND_COUNT && !found; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(h->reg, (enum registry_kind)k, &pos)) != NULL) {
+			if (s->win && s->key_len == len && memcmp(s->key, id, len) == 0) {
+				found = s;
+				break;
+			}
+		}
+	}
+	if (!found) {
+		free(id);
+		reply_json(req, HTTP_NOTFOUND, "Not Found", "error", "no such series with windows");
+		return;
+	}
+	json_t *wins = json_object();
+	for (size_t i = 0; i < h->cfg->nwindows && i < WINDOW_MAX; i++)
+		json_object_set_new(wins, h->names.window[i], window_json(h, found, i));
+	json_t *obj = json_pack("{s:s%, s:s%, s:s, s:o}", "id", found->key, found->key_len, "name",
+	                        found->key, found->name_len, "type", rfmt_type_name(found->type),
+	                        "windows", wins);
+	free(id);
+	reply_obj(req, obj);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
@@ -77,7 +215,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		path = "/";
 	bool health = strcmp(path, "/health") == 0;
 	bool metrics = strcmp(path, "/metrics") == 0;
-	if (!health && !metrics) {
+	bool list = h->reg && strcmp(path, SERIES_PREFIX) == 0;
+	bool one = h->reg && strncmp(path, SERIES_PREFIX "/", sizeof(SERIES_PREFIX)) == 0 &&
+	           path[sizeof(SERIES_PREFIX)] != '\0';
+	if (!health && !metrics && !list && !one) {
 		reply_json(req, HTTP_NOTFOUND, "Not Found", "error", "not found");
 		return;
 	}
@@ -86,6 +227,14 @@ static void handle(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		reply_json(req, HTTP_BADMETHOD, "Method Not Allowed", "error",
 		           "method not allowed");
+		return;
+	}
+	if (list) {
+		series_list(h, req, uri);
+		return;
+	}
+	if (one) {
+		series_one(h, req, path + sizeof(SERIES_PREFIX));
 		return;
 	}
 	if (health) {
@@ -103,7 +252,7 @@ static void handle(struct evhttp_request *req, void *arg)
 }
 
 struct http *http_new(struct event_base *base, const char *addr, const struct admin *admin,
-                      char *err, size_t errlen)
+                      struct registry *reg, const struct config *cfg, char *err, size_t errlen)
 {
 	char why[256];
 	int fd = net_listen_tcp(addr, why, sizeof(why));
@@ -120,6 +269,10 @@ struct http *http_new(struct event_base *base, const char *addr, const struct ad
 	struct http *h = xcalloc(1, sizeof(*h));
 	h->evh = evh;
 	h->admin = admin;
+	h->reg = reg;
+	h->cfg = cfg;
+	if (cfg)
+		rfmt_names_init(&h->names, cfg);
 	net_local_addr(fd, h->address, sizeof(h->address));
 	/* Every method reaches handle(), which answers 405 itself (evhttp
 	 * would answer 501 for methods outside this set). */

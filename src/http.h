@@ -1,6 +1,7 @@
 /* http: the HTTP interface (server.http) on libevent's evhttp: GET /health
- * (200 {"status":"up"} or 503 when the admin set health down) and GET
- * /metrics (Prometheus text of the self-stats). Edge layer, main loop. */
+ * (200 {"status":"up"} or 503 when the admin set health down), GET
+ * /metrics (Prometheus text of the self-stats), GET /api/v1/series?match=GLOB
+ * and GET /api/v1/series/<id> (window stats as JSON). Edge layer, main loop. */
 #ifndef TALLYD_HTTP_H
 #define TALLYD_HTTP_H
 
@@ -8,12 +9,15 @@
 
 struct event_base;
 struct admin;
+struct config;
 struct http;
+struct registry;
 
-/* Binds addr ("host:port", port 0 picks one). admin borrowed (may be NULL:
- * then health is always up). Returns NULL with err set when it cannot bind. */
+/* Binds addr ("host:port", port 0 picks one). admin, reg and cfg borrowed
+ * (admin may be NULL: then health is always up; reg/cfg NULL: no series
+ * API). Returns NULL with err set when it cannot bind. */
 struct http *http_new(struct event_base *base, const char *addr, const struct admin *admin,
-                      char *err, size_t errlen);
+                      struct registry *reg, const struct config *cfg, char *err, size_t errlen);
 void http_free(struct http *h);
 const char *http_address(const struct http *h);
 

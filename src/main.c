@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg->http[0]) {
-		http = http_new(base, cfg->http, adm, err, sizeof(err));
+		http = http_new(base, cfg->http, adm, reg, cfg, err, sizeof(err));
 		if (!http) {
 			fprintf(stderr, "tallyd: %s\n", err);
 			goto out;

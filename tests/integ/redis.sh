@@ -124,6 +124,24 @@ check_eq "tallyd:meta lists the quantiles" "p50,p90,p95,p99,p999" "$(rc HGET tal
 check_match "tallyd:flush has last_ts, duration_ms, series" \
 	'last_ts.*duration_ms.*series' "$(rc HGETALL tallyd:flush | tr '\n' ' ')"
 
+# The same windows over HTTP: /api/v1/series and /api/v1/series/<id>.
+jget() { # PATH EXPR: prints the python expression over the JSON body
+	curl -s -m 5 "http://127.0.0.1:$HTTP_PORT$1" |
+		"$PYTHON3" -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$2"
+}
+check_eq "HTTP: /api/v1/series?match=lat* lists the timer" "['lat']" \
+	"$(jget '/api/v1/series?match=lat*' '[s["id"] for s in d["series"]]')"
+check_eq "HTTP: /api/v1/series?match=*env=prod* finds the tagged series" "dist;az=b;env=prod" \
+	"$(jget '/api/v1/series?match=*env=prod*' 'd["series"][0]["id"]')"
+check_eq "HTTP: /api/v1/series/lat has the 1m timer count" 100 \
+	"$(jget /api/v1/series/lat 'int(d["windows"]["1m"]["count"])')"
+check "HTTP: /api/v1/series/lat p99 within 1% of 99" within_pct 99 \
+	"$(jget /api/v1/series/lat 'd["windows"]["1m"]["p99"]')" 1
+check_eq "HTTP: an URL-encoded tagged id, with name and type" "dist distribution 3" \
+	"$(jget '/api/v1/series/dist%3Baz%3Db%3Benv%3Dprod' 'd["name"] + " " + d["type"] + " " + str(int(d["windows"]["1m"]["count"]))')"
+http_get /api/v1/series/no.such.series
+check_eq "HTTP: an unknown series is 404" 404 "$HTTP_STATUS"
+
 # Redis killed and restarted on the same port: a later flush lands.
 stop_pid "$REDIS_PID" KILL 5
 untrack "$REDIS_PID"
