@@ -1,9 +1,9 @@
-/* redis: formats a flush's commands into chunked RESP batches and writes
- * them to Redis over one hiredis async connection on the main loop: a
- * bounded window of commands in flight, every reply checked (error replies
- * and EXEC aborts counted and logged), a deadline per flush, and reconnects
- * with jittered backoff (AUTH and SELECT first). It does not decide keys or
- * values: flush builds the batches. Called by flush on the main thread. */
+/* redis: writes a flush's batch to Redis over one hiredis async connection
+ * on the main loop: a bounded window of commands in flight, every reply
+ * checked (error replies and EXEC aborts counted and logged), a deadline per
+ * flush, and reconnects with jittered backoff (AUTH and SELECT first). It
+ * does not format commands (redis_batch.c does) nor decide keys or values:
+ * flush builds the batches. Called by flush on the main thread. */
 #include "redis.h"
 
 #include <netdb.h>
@@ -20,10 +20,10 @@
 #include "clock.h"
 #include "log.h"
 #include "net.h"
+#include "redis_batch.h"
 #include "selfstats.h"
 #include "xalloc.h"
 
-#define REDIS_CHUNK_BYTES (1024 * 1024)
 #define REDIS_BACKOFF_MIN_MS 100
 #define REDIS_BACKOFF_MAX_MS 30000
 /* At most this many commands (and about this many bytes) are handed to
@@ -33,43 +33,6 @@
  * copying. More is handed when half the window has been answered. */
 #define REDIS_WINDOW_CMDS 65536
 #define REDIS_WINDOW_BYTES (8 * 1024 * 1024)
-#define REDIS_LOG_ARG_MAX 200
-
-#define REDIS_BUG(...)                                                                             \
-	do {                                                                                       \
-		log_error(__VA_ARGS__);                                                            \
-		abort();                                                                           \
-	} while (0)
-
-static const char resp_multi[] = "*1\r\n$5\r\nMULTI\r\n";
-static const char resp_exec[] = "*1\r\n$4\r\nEXEC\r\n";
-#define RESP_MULTI_LEN (sizeof(resp_multi) - 1)
-#define RESP_EXEC_LEN (sizeof(resp_exec) - 1)
-
-/* A chunk holds records: a 4-byte length (native order, unaligned) and
- * that many bytes of one formatted command, so that sending and reading
- * back never re-parse RESP. Records never straddle chunks, nor do the
- * records of one group: its MULTI must still be in memory when its EXEC's
- * reply is read. */
-#define REC_HDR 4
-
-struct rchunk {
-	struct rchunk *next;
-	size_t len;   /* bytes used */
-	size_t cap;   /* bytes in data */
-	size_t ncmds; /* records in data */
-	char data[];
-};
-
-struct redis_batch {
-	struct rchunk *head, *tail;
-	struct rchunk **tail_link; /* the pointer that points at tail */
-	size_t ncmds;
-	size_t bytes; /* RESP bytes, headers not included */
-	bool in_group;
-	size_t group_off;  /* offset of the open group's MULTI record in tail */
-	size_t group_cmds; /* commands of the open group, MULTI included */
-};
 
 enum sink_state { SINK_IDLE, SINK_CONNECTING, SINK_HANDSHAKE, SINK_READY };
 
@@ -113,232 +76,6 @@ struct redis_sink {
 	struct log_limit reply_lim;
 	struct log_limit flush_lim;
 };
-
-/* --- RESP formatting and reading back our own commands ------------------ */
-
-static char *put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-/* Reads the decimal after the '*' or '$' at *pp and the "\r\n" after it. */
-static size_t read_num(const char **pp)
-{
-	const char *p = *pp + 1;
-	size_t v = 0;
-	while (*p != '\r')
-		v = v * 10 + (size_t)(*p++ - '0');
-	*pp = p + 2;
-	return v;
-}
-
-/* Length of the command in the record at rec. */
-static size_t rec_len(const char *rec)
-{
-	uint32_t n;
-	memcpy(&n, rec, sizeof(n));
-	return n;
-}
-
-static void rec_set_len(char *rec, size_t n)
-{
-	if (n > UINT32_MAX)
-		REDIS_BUG("redis: a command of %zu bytes", n);
-	uint32_t v = (uint32_t)n;
-	memcpy(rec, &v, sizeof(v));
-}
-
-/* Argument i (0 is the command's name) of the record's command (one we
- * formatted: well-formed), or false. */
-static bool cmd_arg(const char *rec, size_t i, const char **arg, int *len)
-{
-	const char *p = rec + REC_HDR;
-	size_t argc = read_num(&p);
-	if (i >= argc)
-		return false;
-	for (size_t k = 0;; k++) {
-		size_t n = read_num(&p);
-		if (k == i) {
-			*arg = p;
-			*len = n > REDIS_LOG_ARG_MAX ? REDIS_LOG_ARG_MAX : (int)n;
-			return true;
-		}
-		p += n + 2;
-	}
-}
-
-static bool is_cmd(const char *rec, const char *resp, size_t len)
-{
-	return rec_len(rec) == len && memcmp(rec + REC_HDR, resp, len) == 0;
-}
-
-/* --- batches ------------------------------------------------------------- */
-
-struct redis_batch *redis_batch_new(void)
-{
-	struct redis_batch *b = xcalloc(1, sizeof(*b));
-	b->tail_link = &b->head;
-	return b;
-}
-
-void redis_batch_free(struct redis_batch *b)
-{
-	if (!b)
-		return;
-	while (b->head) {
-		struct rchunk *c = b->head;
-		b->head = c->next;
-		free(c);
-	}
-	free(b);
-}
-
-/* Makes room for need bytes at the end of tail. A new chunk takes the open
- * group along, so that a group never straddles chunks. */
-static void reserve(struct redis_batch *b, size_t need)
-{
-	struct rchunk *t = b->tail;
-	if (t && t->cap - t->len >= need)
-		return;
-	size_t keep = t && b->in_group ? t->len - b->group_off : 0;
-	size_t cap = keep + need > REDIS_CHUNK_BYTES ? keep + need : REDIS_CHUNK_BYTES;
-	struct rchunk *c = xmalloc(sizeof(*c) + cap);
-	c->next = NULL;
-	c->len = keep;
-	c->cap = cap;
-	c->ncmds = 0;
-	if (keep) {
-		memcpy(c->data, t->data + b->group_off, keep);
-		c->ncmds = b->group_cmds;
-		t->len = b->group_off;
-		t->ncmds -= b->group_cmds;
-	}
-	b->group_off = 0;
-	if (t && t->len == 0) {
-		*b->tail_link = c; /* the group was all of tail: replace it */
-		free(t);
-	} else {
-		if (t)
-			b->tail_link = &t->next;
-		*b->tail_link = c;
-	}
-	b->tail = c;
-}
-
-static void append_raw(struct redis_batch *b, const char *resp, size_t len)
-{
-	reserve(b, REC_HDR + len);
-	char *rec = b->tail->data + b->tail->len;
-	rec_set_len(rec, len);
-	memcpy(rec + REC_HDR, resp, len);
-	b->tail->len += REC_HDR + len;
-	b->tail->ncmds++;
-	b->ncmds++;
-	b->bytes += len;
-	if (b->in_group)
-		b->group_cmds++;
-}
-
-void redis_batch_begin(struct redis_batch *b)
-{
-	if (b->in_group)
-		REDIS_BUG("redis: redis_batch_begin inside an open group");
-	reserve(b, REC_HDR + RESP_MULTI_LEN);
-	b->group_off = b->tail->len;
-	b->group_cmds = 0;
-	b->in_group = true;
-	append_raw(b, resp_multi, RESP_MULTI_LEN);
-}
-
-void redis_batch_end(struct redis_batch *b)
-{
-	if (!b->in_group)
-		REDIS_BUG("redis: redis_batch_end without redis_batch_begin");
-	if (b->group_cmds == 1) {
-		b->tail->len -= REC_HDR + RESP_MULTI_LEN;
-		b->tail->ncmds--;
-		b->ncmds--;
-		b->bytes -= RESP_MULTI_LEN;
-		b->in_group = false;
-		return;
-	}
-	append_raw(b, resp_exec, RESP_EXEC_LEN);
-	b->in_group = false;
-}
-
-void redis_batch_cmd(struct redis_batch *b, int argc, const char *const *argv,
-                     const size_t *argvlen)
-{
-	if (argc < 1)
-		REDIS_BUG("redis: redis_batch_cmd with argc=%d", argc);
-	/* "*argc\r\n", then "$len\r\n<arg>\r\n" per argument; 20 digits max. */
-	size_t need = REC_HDR + 1 + 20 + 2;
-	for (int i = 0; i < argc; i++)
-		need += 1 + 20 + 2 + (argvlen ? argvlen[i] : strlen(argv[i])) + 2;
-	reserve(b, need);
-	char *rec = b->tail->data + b->tail->len, *start = rec + REC_HDR, *p = start;
-	*p++ = '*';
-	p = put_u64(p, (uint64_t)argc);
-	*p++ = '\r';
-	*p++ = '\n';
-	for (int i = 0; i < argc; i++) {
-		size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
-		*p++ = '$';
-		p = put_u64(p, n);
-		*p++ = '\r';
-		*p++ = '\n';
-		memcpy(p, argv[i], n);
-		p += n;
-		*p++ = '\r';
-		*p++ = '\n';
-	}
-	size_t len = (size_t)(p - start);
-	rec_set_len(rec, len);
-	b->tail->len += REC_HDR + len;
-	b->tail->ncmds++;
-	b->ncmds++;
-	b->bytes += len;
-	if (b->in_group)
-		b->group_cmds++;
-}
-
-size_t redis_batch_commands(const struct redis_batch *b)
-{
-	return b->ncmds;
-}
-
-size_t redis_batch_bytes(const struct redis_batch *b)
-{
-	return b->bytes;
-}
-
-/* Unlinks chunks left empty by removed groups. */
-static void batch_compact(struct redis_batch *b)
-{
-	struct rchunk **link = &b->head;
-	b->tail = NULL;
-	b->tail_link = &b->head;
-	while (*link) {
-		struct rchunk *c = *link;
-		if (c->ncmds == 0) {
-			*link = c->next;
-			free(c);
-			continue;
-		}
-		if (b->tail)
-			b->tail_link = &b->tail->next;
-		b->tail = c;
-		link = &c->next;
-	}
-}
 
 /* --- the flush in flight ------------------------------------------------- */
 
@@ -392,8 +129,8 @@ static void log_error_reply(struct redis_sink *s, const char *rec, const redisRe
 
 	if (!log_limit_allow(&s->reply_lim, clock_mono_ms()))
 		return;
-	cmd_arg(rec, 0, &name, &nlen);
-	cmd_arg(rec, 1, &key, &klen);
+	redis_batch_arg(rec, 0, &name, &nlen);
+	redis_batch_arg(rec, 1, &key, &klen);
 	log_warn("redis: error reply addr=%s cmd=%.*s key=\"%.*s\"%s error=\"%.*s\"", s->addr, nlen,
 	         name, klen, key, where, r->len > 500 ? 500 : (int)r->len, r->str);
 }
@@ -405,7 +142,7 @@ static void check_reply(struct redis_sink *s, const char *rec, const redisReply 
 {
 	/* Only MULTI answers "OK" in our batches: QUEUED is the common case. */
 	if (r->type == REDIS_REPLY_STATUS && r->len == 2 &&
-	    is_cmd(rec, resp_multi, RESP_MULTI_LEN)) {
+	    redis_batch_rec_is(rec, resp_multi, RESP_MULTI_LEN)) {
 		s->multi = rec;
 		return;
 	}
@@ -414,7 +151,8 @@ static void check_reply(struct redis_sink *s, const char *rec, const redisReply 
 		log_error_reply(s, rec, r, "");
 		return;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || !s->multi || !is_cmd(rec, resp_exec, RESP_EXEC_LEN))
+	if (r->type != REDIS_REPLY_ARRAY || !s->multi ||
+	    !redis_batch_rec_is(rec, resp_exec, RESP_EXEC_LEN))
 		return;
 	for (size_t i = 0; i < r->elements; i++) {
 		if (r->element[i]->type != REDIS_REPLY_ERROR)
@@ -424,7 +162,7 @@ static void check_reply(struct redis_sink *s, const char *rec, const redisReply 
 		 * The group is whole in one chunk, and has r->elements commands. */
 		const char *q = s->multi + REC_HDR + RESP_MULTI_LEN;
 		for (size_t k = 0; k < i; k++)
-			q += REC_HDR + rec_len(q);
+			q += REC_HDR + redis_batch_rec_len(q);
 		log_error_reply(s, q, r->element[i], " in=EXEC");
 	}
 }
@@ -443,7 +181,7 @@ static void pump(struct redis_sink *s)
 	while (s->send_chunk && window_open(s)) {
 		struct rchunk *c = s->send_chunk;
 		char *rec = c->data + s->send_off;
-		size_t n = rec_len(rec);
+		size_t n = redis_batch_rec_len(rec);
 		if (redisAsyncFormattedCommand(s->ac, flush_reply_cb, rec, rec + REC_HDR, n) !=
 		    REDIS_OK)
 			break; /* the context is closing: its disconnect follows */
@@ -607,7 +345,7 @@ static void send_handshake(struct redis_sink *s)
 		argv[0] = "SELECT";
 		argv[1] = dbs;
 		lens[0] = 6;
-		lens[1] = (size_t)(put_u64(dbs, (uint64_t)s->db) - dbs);
+		lens[1] = (size_t)(redis_batch_put_u64(dbs, (uint64_t)s->db) - dbs);
 		if (redisAsyncCommandArgv(s->ac, handshake_cb, "SELECT", 2, argv, lens) == REDIS_OK)
 			s->handshake_left++;
 	}
@@ -832,7 +570,7 @@ int redis_sink_submit(struct redis_sink *s, struct redis_batch *b)
 		redis_batch_free(b);
 		return -1;
 	}
-	batch_compact(b);
+	redis_batch_compact(b);
 	s->flight = b;
 	s->flush_start_ms = clock_mono_ms();
 	if (b->ncmds == 0) {
