@@ -126,8 +126,9 @@ static const struct cfg_opt table[] = {
 	    "After binding, write the bound address of every listener to this file, one per "
 	    "line (useful with port 0); removed at exit."),
 	KEY("server", "state_file", OPT_PATH, "", 0, PATH_LEN_MAX, state_file, false,
-	    "Windows and sketches are saved here at shutdown and every minute, and restored at "
-	    "start, so a restart keeps the windows; empty saves nothing."),
+	    "Windows and sketches are saved here (atomically) at shutdown and every minute, and "
+	    "restored at start, so a restart keeps the windows; a corrupt or mismatched file is "
+	    "moved aside to FILE.bad.<time>. Empty saves nothing."),
 	KEY("server", "workers", OPT_INT, "0", 0, 256, workers, false,
 	    "Intake threads, each with its own UDP socket (SO_REUSEPORT); 0 = one per CPU."),
 	KEY("server", "flush_interval", OPT_DURATION, "10s", 100, 3600 * 1000, flush_interval_ms,

@@ -24,6 +24,7 @@
 #include "rfmt.h"
 #include "selfstats.h"
 #include "shard.h"
+#include "state.h"
 #include "xalloc.h"
 
 struct flush {
@@ -35,6 +36,7 @@ struct flush {
 	struct redis_sink *redis;
 	struct rfmt_names names;
 	struct event *tick;
+	struct event *state_tick; /* server.state_file: saves the windows every minute */
 	int64_t next_boundary_ms; /* wall-clock end of the current interval */
 	int64_t pending_ts;
 	int64_t last_ts;
@@ -77,6 +79,8 @@ void flush_free(struct flush *f)
 		return;
 	if (f->tick)
 		event_free(f->tick);
+	if (f->state_tick)
+		event_free(f->state_tick);
 	graphite_free(f->graphite);
 	redis_sink_free(f->redis);
 	buf_free(&f->out);
@@ -211,13 +215,33 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		         (long long)f->pending_ts);
 }
 
+/* ---- server.state_file: the windows saved every minute ---- */
+#define STATE_SAVE_EVERY_S 60
+
+static void state_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flush *f = arg;
+	state_save(f->reg, f->cfg->state_file);
+}
+
+static int state_timer_start(struct flush *f)
+{
+	if (!f->cfg->state_file[0])
+		return 0;
+	struct timeval tv = {STATE_SAVE_EVERY_S, 0};
+	f->state_tick = event_new(f->base, -1, EV_PERSIST, state_tick_cb, f);
+	if (!f->state_tick || evtimer_add(f->state_tick, &tv) < 0)
+		return -1;
+	return 0;
+}
+
 int flush_start(struct flush *f)
 {
 	f->tick = evtimer_new(f->base, tick_cb, f);
 	if (!f->tick)
 		return -1;
 	arm(f);
-	return 0;
+	return state_timer_start(f);
 }
 
 int flush_final(struct flush *f, int timeout_ms)
@@ -232,6 +256,11 @@ int flush_final(struct flush *f, int timeout_ms)
 	if (f->tick)
 		evtimer_del(f->tick);
 	do_flush(f, ts);
+	/* server.state_file: the windows after the last flush */
+	if (f->state_tick)
+		evtimer_del(f->state_tick);
+	if (f->cfg->state_file[0])
+		state_save(f->reg, f->cfg->state_file);
 	int rc = 0;
 	if (f->graphite && graphite_drain(f->graphite, timeout_ms) < 0) {
 		log_warn("flush: graphite did not take the final flush within %d ms, pending=%zu",

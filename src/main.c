@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "log.h"
 #include "registry.h"
+#include "state.h"
 #include "xalloc.h"
 
 #define EXIT_CONFIG 1
@@ -161,6 +162,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	reg = registry_new(cfg);
+	/* server.state_file: the windows saved by the previous run (a bad file
+	 * is moved aside and the server starts fresh) */
+	if (cfg->state_file[0])
+		state_load(reg, cfg->state_file);
 	flush = flush_new(base, cfg, reg, err, sizeof(err));
 	if (!flush) {
 		fprintf(stderr, "tallyd: %s\n", err);

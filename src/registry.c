@@ -363,6 +363,61 @@ void registry_end_interval(struct registry *r)
 	}
 }
 
+const struct window_conf *registry_window_conf(const struct registry *r)
+{
+	return &r->wconf;
+}
+
+static bool kind_has_type(enum registry_kind k, enum metric_type type)
+{
+	switch (k) {
+	case REG_COUNTERS:
+		return type == METRIC_COUNTER;
+	case REG_GAUGES:
+		return type == METRIC_GAUGE;
+	case REG_SETS:
+		return type == METRIC_SET;
+	case REG_TIMERS:
+		return metric_is_timer(type);
+	default:
+		return false;
+	}
+}
+
+int registry_restore_window(struct registry *r, enum registry_kind k, const char *key,
+                            size_t key_len, size_t name_len, enum metric_type type,
+                            struct window *w)
+{
+	if (r->wconf.n == 0 || (int)k < 0 || k >= REG_KIND_COUNT || !kind_has_type(k, type) ||
+	    name_len > key_len) {
+		window_free(w);
+		return -1;
+	}
+	struct kind_table *t = &r->kinds[k];
+	struct reg_series *s = lookup(t, key, key_len);
+	if (!s) {
+		if ((int64_t)registry_total(r) >= r->cfg->max_series) {
+			window_free(w);
+			return -1;
+		}
+		s = insert(t, key, key_len, name_len);
+		s->type = type;
+		s->dormant = true;
+	}
+	s->updated = false;
+	window_free(s->win);
+	s->win = w;
+	if (k == REG_GAUGES) {
+		/* A gauge keeps its value across intervals: the windows go on
+		 * from the last one they saw. */
+		struct window_stats st;
+		window_stats(w, r->wconf.n - 1, &st);
+		if (st.has_data && s->dormant)
+			s->value = st.last;
+	}
+	return 0;
+}
+
 /* util.inspect quotes keys that are not identifiers with single quotes. */
 static void inspect_key(struct buf *out, const char *k, size_t len)
 {

@@ -17,6 +17,7 @@
 #include "selfstats.h"
 
 struct window;
+struct window_conf;
 
 struct shard;
 
@@ -78,6 +79,20 @@ void registry_push_windows(struct registry *r);
  * with statsd.delete_idle every series is removed instead (as the
  * reference's deleteIdleStats), except its internal counters. */
 void registry_end_interval(struct registry *r);
+
+/* The windows' configuration (interval, windows.list, quantiles as
+ * fractions, accuracy), borrowed for the registry's life. */
+const struct window_conf *registry_window_conf(const struct registry *r);
+
+/* Attaches a window restored from the state file to series key of kind k,
+ * creating the series if absent (not updated and dormant: the statsd view
+ * starts fresh, only the windows carry on) and replacing any window it had.
+ * Takes ownership of w (built on registry_window_conf(r)); copies key.
+ * -1 (w freed) when server.max_series is reached or type does not belong
+ * to kind k. */
+int registry_restore_window(struct registry *r, enum registry_kind k, const char *key,
+                            size_t key_len, size_t name_len, enum metric_type type,
+                            struct window *w);
 
 /* Admin views, in the reference's util.inspect style: `counters`,
  * `timers`, `gauges` (and `sets`). Appends to out, without the END line. */

@@ -14,6 +14,7 @@
 
 #include "metric.h"
 
+struct buf;
 struct hll;
 
 #define WINDOW_MAX 8
@@ -67,5 +68,14 @@ void window_touch(struct window *w);
  * the longest window. */
 uint64_t window_idle_intervals(const struct window *w);
 size_t window_memory(const struct window *w);
+
+/* The window's full state (pushes, idle, every slice, the running sketches)
+ * in a portable little-endian form, appended to out (for the state file). */
+void window_encode(const struct window *w, struct buf *out);
+/* A window rebuilt from window_encode's bytes (borrowed until return) for
+ * conf c (borrowed for the window's life) and type; NULL when the bytes are
+ * malformed or were encoded for another type, interval or window count. */
+struct window *window_decode(const struct window_conf *c, enum metric_type type, const void *data,
+                             size_t len);
 
 #endif

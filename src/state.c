@@ -1,0 +1,445 @@
+/* state: saves every series' sliding windows to server.state_file and
+ * restores them at start. The file is a header (magic, version, the window
+ * configuration, creation time), one record per series (kind, wire type,
+ * key, window_encode bytes) and a trailer (record count, htab_hash of all
+ * before it). It never touches sockets or the event loop; flush calls
+ * state_save every minute and at shutdown, main calls state_load. */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "htab.h"
+#include "log.h"
+#include "registry.h"
+#include "window.h"
+#include "xalloc.h"
+
+#define STATE_MAGIC "TLYDSTATE"
+#define MAGIC_LEN 9
+#define TRAILER_LEN 16
+
+static void put_u64(struct buf *b, uint64_t v)
+{
+	unsigned char x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	buf_append(b, x, 8);
+}
+
+static void put_u32(struct buf *b, uint32_t v)
+{
+	unsigned char x[4];
+	for (int i = 0; i < 4; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	buf_append(b, x, 4);
+}
+
+static void put_f64(struct buf *b, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, sizeof(v));
+	put_u64(b, v);
+}
+
+void state_encode(const struct registry *r, int64_t created, struct buf *out)
+{
+	const struct window_conf *c = registry_window_conf(r);
+	size_t start = out->len;
+	uint64_t n = 0;
+	struct buf win = BUF_INIT;
+
+	buf_append(out, STATE_MAGIC, MAGIC_LEN);
+	put_u32(out, STATE_VERSION);
+	put_u64(out, (uint64_t)c->interval_ms);
+	put_u32(out, (uint32_t)c->n);
+	for (size_t i = 0; i < c->n; i++)
+		put_u64(out, (uint64_t)c->len_ms[i]);
+	put_u32(out, (uint32_t)c->nq);
+	for (size_t i = 0; i < c->nq; i++)
+		put_f64(out, c->quantiles[i]);
+	put_f64(out, c->accuracy);
+	put_u64(out, (uint64_t)created);
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		size_t pos = 0;
+		const struct reg_series *s;
+		while ((s = registry_next(r, (enum registry_kind)k, &pos)) != NULL) {
+			if (!s->win)
+				continue;
+			buf_reset(&win);
+			window_encode(s->win, &win);
+			buf_putc(out, (char)k);
+			buf_putc(out, (char)s->type);
+			put_u32(out, (uint32_t)s->key_len);
+			put_u32(out, (uint32_t)s->name_len);
+			buf_append(out, s->key, s->key_len);
+			put_u32(out, (uint32_t)win.len);
+			buf_append(out, win.p, win.len);
+			n++;
+		}
+	}
+	buf_free(&win);
+	put_u64(out, n);
+	put_u64(out, htab_hash(out->p + start, out->len - start));
+}
+
+/* A bounded reader: a read past the end fails and marks it bad. */
+struct rd {
+	const unsigned char *p;
+	size_t len, pos;
+	bool bad;
+};
+
+static const unsigned char *get_raw(struct rd *r, size_t n)
+{
+	if (r->bad || n > r->len - r->pos) {
+		r->bad = true;
+		return NULL;
+	}
+	r->pos += n;
+	return r->p + r->pos - n;
+}
+
+static uint64_t get_u64(struct rd *r)
+{
+	const unsigned char *x = get_raw(r, 8);
+	uint64_t v = 0;
+	for (int i = 0; x && i < 8; i++)
+		v |= (uint64_t)x[i] << (8 * i);
+	return v;
+}
+
+static uint32_t get_u32(struct rd *r)
+{
+	const unsigned char *x = get_raw(r, 4);
+	uint32_t v = 0;
+	for (int i = 0; x && i < 4; i++)
+		v |= (uint32_t)x[i] << (8 * i);
+	return v;
+}
+
+static unsigned get_u8(struct rd *r)
+{
+	const unsigned char *x = get_raw(r, 1);
+	return x ? x[0] : 0;
+}
+
+static double get_f64(struct rd *r)
+{
+	uint64_t v = get_u64(r);
+	double d;
+	memcpy(&d, &v, sizeof(d));
+	return d;
+}
+
+/* Compares the header with the registry's window configuration. */
+static bool check_header(struct rd *rd, const struct window_conf *c, int64_t *created, char *err,
+                         size_t errlen)
+{
+	const unsigned char *m = get_raw(rd, MAGIC_LEN);
+	if (!m || memcmp(m, STATE_MAGIC, MAGIC_LEN) != 0) {
+		snprintf(err, errlen, "not a tallyd state file (bad magic)");
+		return false;
+	}
+	uint32_t version = get_u32(rd);
+	if (version != STATE_VERSION) {
+		snprintf(err, errlen, "format version %u, expected %d", (unsigned)version,
+		         STATE_VERSION);
+		return false;
+	}
+	if ((int64_t)get_u64(rd) != c->interval_ms) {
+		snprintf(err, errlen, "server.flush_interval differs (now %lld ms)",
+		         (long long)c->interval_ms);
+		return false;
+	}
+	uint32_t n = get_u32(rd);
+	bool same = n == c->n;
+	for (uint32_t i = 0; same && i < n; i++)
+		same = (int64_t)get_u64(rd) == c->len_ms[i];
+	if (!same) {
+		snprintf(err, errlen, "windows.list differs");
+		return false;
+	}
+	uint32_t nq = get_u32(rd);
+	same = nq == c->nq;
+	for (uint32_t i = 0; same && i < nq; i++)
+		same = get_f64(rd) == c->quantiles[i];
+	if (!same) {
+		snprintf(err, errlen, "windows.quantiles differs");
+		return false;
+	}
+	if (get_f64(rd) != c->accuracy) {
+		snprintf(err, errlen, "windows.relative_accuracy differs");
+		return false;
+	}
+	*created = (int64_t)get_u64(rd);
+	if (rd->bad) {
+		snprintf(err, errlen, "truncated header");
+		return false;
+	}
+	return true;
+}
+
+struct rec {
+	enum registry_kind kind;
+	enum metric_type type;
+	const char *key;
+	size_t key_len, name_len;
+	struct window *win;
+};
+
+/* The intervals the server was down for pass as idle pushes, so data
+ * older than a window does not come back into it. false when the window
+ * has been idle longer than the longest window (nothing left to restore). */
+static bool catch_up(struct window *w, enum metric_type type, const struct window_conf *c,
+                     uint64_t gap)
+{
+	uint64_t expire = (uint64_t)(c->len_ms[c->n - 1] / c->interval_ms);
+	if (gap >= expire || window_idle_intervals(w) >= expire - gap)
+		return false; /* idle all along the longest window: expired */
+	for (uint64_t i = 0; i < gap && window_idle_intervals(w) < expire; i++) {
+		switch (type) {
+		case METRIC_COUNTER:
+			window_push_counter(w, 0);
+			break;
+		case METRIC_GAUGE:
+			window_push_gauge(w, false, 0);
+			break;
+		case METRIC_SET:
+			window_push_set(w, NULL);
+			break;
+		default:
+			window_push_timer(w, NULL, 0, 0);
+			break;
+		}
+	}
+	return window_idle_intervals(w) < expire;
+}
+
+long state_decode(struct registry *r, const void *data, size_t len, int64_t now, char *err,
+                  size_t errlen)
+{
+	int64_t created = 0;
+	const struct window_conf *c = registry_window_conf(r);
+	const unsigned char *p = data;
+	struct rec *recs = NULL;
+	size_t nrecs = 0, cap = 0;
+	long restored = 0;
+
+	if (len < MAGIC_LEN + TRAILER_LEN || memcmp(p, STATE_MAGIC, MAGIC_LEN) != 0) {
+		snprintf(err, errlen,
+		         len < MAGIC_LEN + TRAILER_LEN ? "truncated (%zu bytes)"
+		                                       : "not a tallyd state file "
+		                                         "(bad magic)",
+		         len);
+		return -1;
+	}
+	struct rd tr = {p, len, len - TRAILER_LEN, false};
+	uint64_t count = get_u64(&tr), sum = get_u64(&tr);
+	if (sum != htab_hash(p, len - 8)) {
+		snprintf(err, errlen, "checksum mismatch (truncated or corrupt)");
+		return -1;
+	}
+	struct rd rd = {p, len - TRAILER_LEN, 0, false};
+	if (!check_header(&rd, c, &created, err, errlen))
+		return -1;
+	while (rd.pos < rd.len) {
+		struct rec rc;
+		unsigned kind = get_u8(&rd), type = get_u8(&rd);
+		uint32_t key_len = get_u32(&rd), name_len = get_u32(&rd);
+		const unsigned char *key = get_raw(&rd, key_len);
+		uint32_t wlen = get_u32(&rd);
+		const unsigned char *wb = get_raw(&rd, wlen);
+		if (rd.bad) {
+			snprintf(err, errlen, "truncated record %zu", nrecs);
+			goto fail;
+		}
+		if (kind >= REG_KIND_COUNT || type >= METRIC_TYPE_COUNT || key_len == 0 ||
+		    name_len > key_len) {
+			snprintf(err, errlen, "bad record %zu", nrecs);
+			goto fail;
+		}
+		rc = (struct rec){(enum registry_kind)kind,
+		                  (enum metric_type)type,
+		                  (const char *)key,
+		                  key_len,
+		                  name_len,
+		                  NULL};
+		rc.win = window_decode(c, rc.type, wb, wlen);
+		if (!rc.win) {
+			snprintf(err, errlen, "bad window in record %zu", nrecs);
+			goto fail;
+		}
+		if (nrecs == cap) {
+			cap = cap ? cap * 2 : 64;
+			recs = xrealloc(recs, cap * sizeof(*recs));
+		}
+		recs[nrecs++] = rc;
+	}
+	if (count != nrecs) {
+		snprintf(err, errlen, "record count %llu, trailer says %llu",
+		         (unsigned long long)nrecs, (unsigned long long)count);
+		goto fail;
+	}
+	uint64_t gap = now > created ? (uint64_t)((now - created) * 1000 / c->interval_ms) : 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		if (!catch_up(recs[i].win, recs[i].type, c, gap)) {
+			window_free(recs[i].win);
+			continue;
+		}
+		if (registry_restore_window(r, recs[i].kind, recs[i].key, recs[i].key_len,
+		                            recs[i].name_len, recs[i].type, recs[i].win) == 0)
+			restored++;
+	}
+	free(recs);
+	return restored;
+fail:
+	for (size_t i = 0; i < nrecs; i++)
+		window_free(recs[i].win);
+	free(recs);
+	return -1;
+}
+
+/* write(2) until done. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync of the directory holding path, so the rename is durable. */
+static int sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int state_save(const struct registry *r, const char *path)
+{
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	int fd = -1;
+	const char *what = "open";
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+		log_warn("state: cannot save file=%s reason=path too long", path);
+		return -1;
+	}
+	state_encode(r, (int64_t)time(NULL), &b);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	what = "write";
+	if (write_all(fd, b.p, b.len) < 0)
+		goto fail;
+	what = "fsync";
+	if (fsync(fd) < 0)
+		goto fail;
+	what = "close";
+	int rc = close(fd);
+	fd = -1;
+	if (rc < 0)
+		goto fail;
+	what = "rename";
+	if (rename(tmp, path) < 0)
+		goto fail;
+	if (sync_dir(path) < 0)
+		log_warn("state: fsync of the directory failed file=%s error=%s", path,
+		         strerror(errno));
+	log_debug("state: saved file=%s bytes=%zu", path, b.len);
+	buf_free(&b);
+	return 0;
+fail : {
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	buf_free(&b);
+	log_warn("state: cannot save file=%s step=%s error=%s", path, what, strerror(e));
+	errno = e;
+	return -1;
+}
+}
+
+/* Moves a bad state file aside to <path>.bad.<unix time>. */
+static void move_aside(const char *path, const char *reason)
+{
+	char bad[4096];
+	snprintf(bad, sizeof(bad), "%s.bad.%lld", path, (long long)time(NULL));
+	if (rename(path, bad) == 0)
+		log_warn("state: ignoring file=%s reason=\"%s\", moved to %s; starting fresh", path,
+		         reason, bad);
+	else
+		log_warn("state: ignoring file=%s reason=\"%s\" (cannot move it aside: %s); "
+		         "starting fresh",
+		         path, reason, strerror(errno));
+}
+
+long state_load(struct registry *r, const char *path)
+{
+	char err[256] = "";
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			log_info("state: no file=%s, starting fresh", path);
+		else
+			log_warn("state: cannot open file=%s error=%s; starting fresh", path,
+			         strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warn("state: file=%s is not a regular file; starting fresh", path);
+		close(fd);
+		return 0;
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	char *data = xmalloc(len ? len : 1);
+	while (got < len) {
+		ssize_t n = read(fd, data + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	long n = state_decode(r, data, got, (int64_t)time(NULL), err, sizeof(err));
+	free(data);
+	if (n < 0) {
+		move_aside(path, err);
+		return 0;
+	}
+	log_info("state: restored file=%s series=%ld", path, n);
+	return n;
+}
