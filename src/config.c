@@ -191,6 +191,9 @@ static const struct cfg_opt table[] = {
 	KEY("graphite", "buffer_max", OPT_SIZE, "64m", 64 * 1024, 4 * GIB, graphite_buffer_max, false,
 	    "Bytes of output kept while carbon is unreachable; what does not fit is dropped "
 	    "and counted."),
+	KEY("graphite", "windows", OPT_BOOL, "false", 0, 0, graphite_windows, false,
+	    "Also send every series' sliding windows (windows.list) to Graphite as "
+	    "stats.windows.<window>.<name>.<stat>, tags last."),
 
 	SECTION("windows", "Sliding windows over every series, written to Redis."),
 	LIST("windows", "list", OPT_DURATIONS, "1m,5m,15m,1h", 0, CONFIG_WINDOWS_MAX, windows_ms,

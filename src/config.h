@@ -57,6 +57,7 @@ struct config {
 	char *graphite_prefix;       /* default "stats" (non-legacy namespace root) */
 	char *graphite_suffix;       /* global suffix, default "" */
 	int64_t graphite_buffer_max; /* bytes kept across an outage, default 64m */
+	bool graphite_windows;       /* also send stats.windows.<w>.<name>.<stat>, default false */
 
 	/* [windows] — checked against flush_interval_ms by config_validate */
 	int64_t windows_ms[CONFIG_WINDOWS_MAX]; /* windows.list, strictly ascending */

@@ -158,6 +158,7 @@ static void do_flush(struct flush *f, int64_t ts)
 	    f->last_ts ? ts - f->last_ts - (int64_t)(f->cfg->flush_interval_ms / 1000) : 0,
 	    f->last_ts != 0);
 	f->last_ts = ts;
+	registry_push_windows(f->reg); /* before gfmt: graphite.windows reads them */
 	selfstats.series = registry_total(f->reg);
 
 	buf_reset(&f->out);
@@ -167,7 +168,6 @@ static void do_flush(struct flush *f, int64_t ts)
 		selfstats.graphite_flush_length = f->out.len;
 		selfstats.graphite_flush_time_ms = (uint64_t)(clock_mono_ms() - t0);
 	}
-	registry_push_windows(f->reg);
 	if (f->redis)
 		send_redis(f, ts, t0);
 	registry_end_interval(f->reg);

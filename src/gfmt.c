@@ -6,11 +6,14 @@
  * self-stats (not counted in numStats). It does not send anything. */
 #include "gfmt.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
 #include "htab.h"
+#include "rfmt.h"
+#include "window.h"
 #include "tstats.h"
 
 struct ns {
@@ -114,6 +117,64 @@ static void self_stats(struct emitter *em, const struct ns *ns, double interval_
 	}
 }
 
+static void window_line(struct emitter *em, const char *ns, const struct reg_series *s,
+                        const char *stat, double v)
+{
+	if (isfinite(v))
+		line(em, ns, s->key, s->name_len, s->key_len, stat, v);
+}
+
+/* graphite.windows: stats.windows.<window>.<name>.<stat>[;tags] for every
+ * series that has windows (the same stats as the Redis hashes). */
+static void window_lines(struct emitter *em, struct registry *r, const struct config *cfg)
+{
+	struct rfmt_names names;
+	rfmt_names_init(&names, cfg);
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(r, (enum registry_kind)k, &pos)) != NULL) {
+			if (!s->win)
+				continue;
+			for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++) {
+				char ns[64];
+				struct window_stats st;
+				snprintf(ns, sizeof(ns), "stats.windows.%s", names.window[i]);
+				window_stats(s->win, i, &st);
+				switch (s->type) {
+				case METRIC_COUNTER:
+					window_line(em, ns, s, "count", st.count);
+					window_line(em, ns, s, "rate", st.rate);
+					break;
+				case METRIC_GAUGE:
+					window_line(em, ns, s, "last", st.last);
+					window_line(em, ns, s, "min", st.min);
+					window_line(em, ns, s, "max", st.max);
+					window_line(em, ns, s, "mean", st.mean);
+					break;
+				case METRIC_SET:
+					window_line(em, ns, s, "unique", (double)st.unique);
+					break;
+				default:
+					window_line(em, ns, s, "count", st.count);
+					window_line(em, ns, s, "rate", st.rate);
+					if (!st.has_data)
+						break;
+					window_line(em, ns, s, "sum", st.sum);
+					window_line(em, ns, s, "min", st.min);
+					window_line(em, ns, s, "max", st.max);
+					window_line(em, ns, s, "mean", st.mean);
+					window_line(em, ns, s, "stddev", st.stddev);
+					for (size_t q = 0;
+					     q < cfg->nwindow_quantiles && q < WINDOW_QMAX; q++)
+						window_line(em, ns, s, names.quantile[q], st.q[q]);
+					break;
+				}
+			}
+		}
+	}
+}
+
 size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
                   const struct selfstats *delta, const struct selfstats *totals, struct buf *out)
 {
@@ -187,5 +248,7 @@ size_t gfmt_flush(struct registry *r, const struct config *cfg, int64_t ts,
 	     (double)totals->graphite_flush_length);
 
 	self_stats(&em, &ns, interval_s, delta, totals, legacy);
+	if (cfg->graphite_windows)
+		window_lines(&em, r, cfg);
 	return em.lines;
 }

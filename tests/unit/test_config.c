@@ -52,6 +52,7 @@ static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "graphite.prefix = stats\n"
                                    "graphite.suffix =\n"
                                    "graphite.buffer_max = 64m\n"
+                                   "graphite.windows = false\n"
                                    "windows.list = 1m, 5m, 15m, 1h\n"
                                    "windows.quantiles = 50, 90, 95, 99, 99.9\n"
                                    "windows.relative_accuracy = 0.01\n"
@@ -257,6 +258,8 @@ static const struct good good_cases[] = {
     {"server.max_datagram=1m", "server.max_datagram = 1m"},
     {"server.max_name=1", "server.max_name = 1"},
     {"server.max_name=4k", "server.max_name = 4k"},
+    {"graphite.windows=true", "graphite.windows = true"},
+    {"graphite.windows=off", "graphite.windows = false"},
     {"graphite.buffer_max=64k", "graphite.buffer_max = 64k"},
     {"graphite.buffer_max=4g", "graphite.buffer_max = 4g"},
     /* log level */

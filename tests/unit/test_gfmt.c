@@ -208,6 +208,38 @@ static void test_self_stats_values(void)
 	registry_free(r);
 }
 
+static void test_graphite_windows(void)
+{
+	static double q[] = {50};
+	reset_cfg(true, "");
+	cfg.nwindows = 1;
+	cfg.windows_ms[0] = 60000;
+	cfg.window_quantiles = q;
+	cfg.nwindow_quantiles = 1;
+	cfg.window_accuracy = 0.01;
+	cfg.graphite_windows = true;
+	struct registry *r = populate();
+	registry_push_windows(r);
+	struct buf out = BUF_INIT;
+	struct selfstats delta = {0}, totals = {0};
+	gfmt_flush(r, &cfg, 1700000000, &delta, &totals, &out);
+	CU_ASSERT(has(&out, "stats.windows.1m.gorets.count 11"));
+	CU_ASSERT(has(&out, "stats.windows.1m.gorets.rate 5.5")); /* 11 over 2 s covered */
+	CU_ASSERT(has(&out, "stats.windows.1m.dd.tagged.count;env=prod;role=web 3"));
+	CU_ASSERT(has(&out, "stats.windows.1m.t1.count;a=b 1"));
+	CU_ASSERT(has(&out, "stats.windows.1m.t1.max;a=b 42"));
+	CU_ASSERT_EQUAL(count_prefix(&out, "stats.windows.1m.t1.p50;a=b "), 1);
+	CU_ASSERT(has(&out, "stats.windows.1m.gaugor.last 327"));
+	CU_ASSERT(has(&out, "stats.windows.1m.uniques.unique 2"));
+	buf_free(&out);
+	/* off by default: no window lines */
+	cfg.graphite_windows = false;
+	gfmt_flush(r, &cfg, 1700000000, &delta, &totals, &out);
+	CU_ASSERT_EQUAL(count_prefix(&out, "stats.windows."), 0);
+	buf_free(&out);
+	registry_free(r);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -216,6 +248,7 @@ int main(void)
 	CU_add_test(s, "legacy namespace and idle flush", test_legacy);
 	CU_add_test(s, "non-legacy namespace with suffix", test_nonlegacy_suffix);
 	CU_add_test(s, "self-stats values", test_self_stats_values);
+	CU_add_test(s, "graphite.windows lines", test_graphite_windows);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
