@@ -135,6 +135,7 @@ static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 			n++;
 		}
 	}
+	rfmt_events(f->cfg, registry_events(f->reg), &out);
 	rfmt_finish(f->cfg, &f->names, ts, clock_mono_ms() - t0, n, &out);
 	redis_sink_submit(f->redis, b);
 }

@@ -92,12 +92,14 @@ static void on_event(void *ctx, const struct parse_event *e)
 {
 	struct worker *w = ctx;
 	shard_stats(w->shard)->events_received++;
+	shard_add_event(w->shard, e);
 }
 
 static void on_check(void *ctx, const struct parse_check *c)
 {
 	struct worker *w = ctx;
 	shard_stats(w->shard)->checks_received++;
+	shard_add_check(w->shard, c);
 }
 
 static void on_invalid_rate(void *ctx)

@@ -30,6 +30,7 @@ struct registry {
 	struct kind_table kinds[REG_KIND_COUNT];
 	struct window_conf wconf; /* windows borrow it: it lives as long as they do */
 	uint64_t expire_after;    /* idle intervals before a window is dropped */
+	struct buf events;        /* this interval's event/check records */
 };
 
 static const char *const internal_counters[] = {"bad_lines_seen", "packets_received",
@@ -123,7 +124,13 @@ void registry_free(struct registry *r)
 		free(t->order);
 		htab_free(t->index, NULL);
 	}
+	buf_free(&r->events);
 	free(r);
+}
+
+const struct buf *registry_events(const struct registry *r)
+{
+	return &r->events;
 }
 
 size_t registry_count(const struct registry *r, enum registry_kind k)
@@ -236,6 +243,9 @@ void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st)
 		while ((e = shard_next(sh, (enum shard_kind)k, &pos)) != NULL)
 			merge_entry(r, map[k], e, st);
 	}
+	const struct buf *ev = shard_events(sh);
+	if (ev->len)
+		buf_append(&r->events, ev->p, ev->len);
 	const struct selfstats *ss = shard_stats(sh);
 	selfstats_add_counters(st, ss);
 	if (ss->last_msg_seen > st->last_msg_seen)
@@ -336,6 +346,7 @@ void registry_push_windows(struct registry *r)
 void registry_end_interval(struct registry *r)
 {
 	bool del = r->cfg->delete_idle;
+	buf_reset(&r->events);
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
 		struct kind_table *t = &r->kinds[k];
 		for (size_t i = 0; i < t->n; i++) {

@@ -60,6 +60,10 @@ void registry_merge(struct registry *r, struct shard *sh, struct selfstats *st);
 void registry_set_internal(struct registry *r, const struct selfstats *interval, int64_t lag_s,
                            bool have_lag);
 
+/* The interval's DogStatsD event and check records, gathered from the
+ * merged shards (format in shard.h); emptied by registry_end_interval. */
+const struct buf *registry_events(const struct registry *r);
+
 size_t registry_count(const struct registry *r, enum registry_kind k);
 size_t registry_total(const struct registry *r);
 

@@ -212,6 +212,71 @@ void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
 	out->group_end(out->ctx);
 }
 
+/* Reads the next [u32 length][bytes] field of a record buffer. */
+static bool next_field(const struct buf *b, size_t *pos, const char **p, size_t *len)
+{
+	uint32_t n;
+	if (*pos + sizeof(n) > b->len)
+		return false;
+	memcpy(&n, b->p + *pos, sizeof(n));
+	if (*pos + sizeof(n) + n > b->len)
+		return false;
+	*p = b->p + *pos + sizeof(n);
+	*len = n;
+	*pos += sizeof(n) + n;
+	return true;
+}
+
+void rfmt_events(const struct config *cfg, const struct buf *records, const struct rfmt_out *out)
+{
+	static const char *const event_fields[] = {
+	    "title",    "text",        "ts",         "host", "aggregation_key",
+	    "priority", "source_type", "alert_type", "tags"};
+	char ekey[256], ckey[256];
+	int el = snprintf(ekey, sizeof(ekey), "%s:events", cfg->redis_prefix);
+	int cl = snprintf(ckey, sizeof(ckey), "%s:checks", cfg->redis_prefix);
+	size_t pos = 0;
+	const char *f;
+	size_t fl;
+
+	while (next_field(records, &pos, &f, &fl)) {
+		struct args a = {0};
+		if (fl == 1 && f[0] == 'e') {
+			arg_str(&a, "XADD");
+			arg(&a, ekey, (size_t)el);
+			arg_str(&a, "MAXLEN");
+			arg_str(&a, "~");
+			arg_str(&a, "10000");
+			arg_str(&a, "*");
+			for (size_t i = 0; i < 9 && next_field(records, &pos, &f, &fl); i++) {
+				arg_str(&a, event_fields[i]);
+				arg(&a, f, fl);
+			}
+		} else if (fl == 1 && f[0] == 'c') {
+			const char *name, *status, *tags;
+			size_t nl, sl, tl;
+			char field[8192];
+			if (!next_field(records, &pos, &name, &nl) ||
+			    !next_field(records, &pos, &status, &sl))
+				return;
+			for (int skip = 0; skip < 3; skip++) /* ts, host, message */
+				if (!next_field(records, &pos, &f, &fl))
+					return;
+			if (!next_field(records, &pos, &tags, &tl))
+				return;
+			int n = snprintf(field, sizeof(field), "%.*s%.*s", (int)nl, name, (int)tl,
+			                 tags);
+			arg_str(&a, "HSET");
+			arg(&a, ckey, (size_t)cl);
+			arg(&a, field, (size_t)n < sizeof(field) ? (size_t)n : sizeof(field) - 1);
+			arg(&a, status, sl);
+		} else {
+			return; /* not a record start: stop rather than misread */
+		}
+		out->cmd(out->ctx, a.n, a.v, a.len);
+	}
+}
+
 void rfmt_finish(const struct config *cfg, const struct rfmt_names *names, int64_t ts,
                  int64_t duration_ms, size_t series, const struct rfmt_out *out)
 {

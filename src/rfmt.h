@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "registry.h"
 #include "window.h"
@@ -38,6 +39,11 @@ const char *rfmt_type_name(enum metric_type t);
  * redis.history a history entry of this interval's stats. */
 void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
                  const struct reg_series *s, int64_t ts, const struct rfmt_out *out);
+
+/* The interval's DogStatsD events (XADD <prefix>:events, MAXLEN ~ 10000)
+ * and service checks (HSET <prefix>:checks <name;tags> <status>), from the
+ * records of registry_events(). */
+void rfmt_events(const struct config *cfg, const struct buf *records, const struct rfmt_out *out);
 
 /* After every series: meta, index pruning (series idle longer than the
  * longest window), and last the flush marker. */

@@ -28,6 +28,7 @@
 	X(C, series_dropped, "samples dropped because server.max_series was reached")              \
 	X(C, events_received, "DogStatsD events received")                                         \
 	X(C, checks_received, "DogStatsD service checks received")                                 \
+	X(C, events_dropped, "events and checks over the per-interval limit (1000 a worker)")      \
 	X(C, tcp_connections, "TCP and Unix stream connections accepted")                          \
 	X(C, stream_errors, "stream connections closed for a bad frame or line")                   \
 	X(C, flushes, "flushes completed")                                                         \

@@ -5,10 +5,12 @@
  * the registry merges shards at the flush tick. */
 #include "shard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "htab.h"
+#include "parse.h"
 #include "xalloc.h"
 
 struct shard {
@@ -18,6 +20,8 @@ struct shard {
 	size_t norder[SHARD_KIND_COUNT], cap[SHARD_KIND_COUNT];
 	size_t max_series;
 	struct selfstats stats;
+	struct buf events; /* event and check records (shard.h) */
+	size_t nevents;
 };
 
 struct shard *shard_new(size_t max_series)
@@ -45,6 +49,7 @@ void shard_free(struct shard *s)
 		htab_free(s->tab[k], free_entry);
 		free(s->order[k]);
 	}
+	buf_free(&s->events);
 	free(s);
 }
 
@@ -126,6 +131,64 @@ bool shard_record(struct shard *s, const struct sample *smp)
 	return true;
 }
 
+static void put_field(struct buf *b, const char *p, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+	buf_append(b, &len, sizeof(len));
+	buf_append(b, p ? p : "", n);
+}
+
+static void put_int(struct buf *b, int64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	put_field(b, tmp, (size_t)n);
+}
+
+static bool event_room(struct shard *s)
+{
+	if (s->nevents < SHARD_EVENTS_MAX) {
+		s->nevents++;
+		return true;
+	}
+	s->stats.events_dropped++;
+	return false;
+}
+
+void shard_add_event(struct shard *s, const struct parse_event *e)
+{
+	if (!event_room(s))
+		return;
+	put_field(&s->events, "e", 1);
+	put_field(&s->events, e->title, e->title_len);
+	put_field(&s->events, e->text, e->text_len);
+	put_int(&s->events, e->timestamp);
+	put_field(&s->events, e->host, e->host_len);
+	put_field(&s->events, e->agg_key, e->agg_key_len);
+	put_field(&s->events, e->priority, e->priority_len);
+	put_field(&s->events, e->source, e->source_len);
+	put_field(&s->events, e->alert_type, e->alert_type_len);
+	put_field(&s->events, e->tags, e->tags_len);
+}
+
+void shard_add_check(struct shard *s, const struct parse_check *c)
+{
+	if (!event_room(s))
+		return;
+	put_field(&s->events, "c", 1);
+	put_field(&s->events, c->name, c->name_len);
+	put_int(&s->events, c->status);
+	put_int(&s->events, c->timestamp);
+	put_field(&s->events, c->host, c->host_len);
+	put_field(&s->events, c->message, c->message_len);
+	put_field(&s->events, c->tags, c->tags_len);
+}
+
+const struct buf *shard_events(const struct shard *s)
+{
+	return &s->events;
+}
+
 struct selfstats *shard_stats(struct shard *s)
 {
 	return &s->stats;
@@ -153,4 +216,6 @@ void shard_clear(struct shard *s)
 		s->norder[k] = 0;
 	}
 	memset(&s->stats, 0, sizeof(s->stats));
+	buf_reset(&s->events);
+	s->nevents = 0;
 }

@@ -9,8 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "metric.h"
 #include "selfstats.h"
+
+struct parse_event;
+struct parse_check;
 
 struct htab;
 
@@ -46,6 +50,17 @@ size_t shard_count(const struct shard *s);
 /* Iterates one kind's entries in first-seen order; *pos starts at 0; NULL
  * at the end. */
 struct shard_entry *shard_next(const struct shard *s, enum shard_kind k, size_t *pos);
+
+/* DogStatsD events and service checks of the interval, copied as records
+ * (see shard.c) for the Redis sink; at most SHARD_EVENTS_MAX per interval,
+ * the rest counted in events_dropped. */
+#define SHARD_EVENTS_MAX 1000
+void shard_add_event(struct shard *s, const struct parse_event *e);
+void shard_add_check(struct shard *s, const struct parse_check *c);
+/* The records: a buffer of [u32 length][bytes] fields; each record starts
+ * with a kind field "e" (title text ts host aggregation_key priority
+ * source alert_type tags) or "c" (name status ts host message tags). */
+const struct buf *shard_events(const struct shard *s);
 
 /* Empties the shard (entries freed, stats zeroed) for reuse. */
 void shard_clear(struct shard *s);

@@ -79,6 +79,7 @@ s.sendto(b"dist:3:5:7|d|#env:prod,az:b", ("127.0.0.1", port))
 s.sendto(b"temp:20|g\ntemp:+5|g", ("127.0.0.1", port))
 s.sendto(b"users:a|s\nusers:b|s\nusers:a|s", ("127.0.0.1", port))
 s.sendto(b"hits:5|c", ("127.0.0.1", port))
+s.sendto(b"_e{6,9}:deploy|v1.2 done|#env:prod\n_sc|svc.up|2|#env:prod|m:down", ("127.0.0.1", port))
 PY
 WAIT_SECS=10 wait_for flush_after "$t0"
 t1=$(flush_ts)
@@ -118,6 +119,9 @@ check_eq "the 5s window has slid past the first interval's counter" 0 "$(
 	hget 'tallyd:{hits}:5s' count
 )"
 
+check_match "a DogStatsD event is in the tallyd:events stream" \
+	'title deploy text v1.2 done ts 0 .*tags ;env=prod' "$(rc XRANGE tallyd:events - + | tr '\n' ' ')"
+check_eq "a service check's latest status is in tallyd:checks" 2 "$(rc HGET tallyd:checks 'svc.up;env=prod')"
 check "tallyd:index holds the series" test -n "$(rc ZSCORE tallyd:index 'dist;az=b;env=prod')"
 check_eq "tallyd:meta lists the windows" "5s,1m,5m" "$(rc HGET tallyd:meta windows)"
 check_eq "tallyd:meta lists the quantiles" "p50,p90,p95,p99,p999" "$(rc HGET tallyd:meta quantiles)"

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "config.h"
 #include "htab.h"
+#include "parse.h"
 #include "registry.h"
 #include "shard.h"
 #include "window.h"
@@ -273,6 +274,32 @@ static void test_delete_idle_keeps_windows(void)
 	registry_free(r);
 }
 
+static void test_events_and_checks(void)
+{
+	reset_cfg();
+	struct registry *r = registry_new(&cfg);
+	struct shard *sh = shard_new(100);
+	struct selfstats st = {0};
+	struct parse_event e = {.title = "deploy", .title_len = 6, .text = "done", .text_len = 4};
+	struct parse_check c = {.name = "svc.up", .name_len = 6, .status = 2};
+	for (int i = 0; i < SHARD_EVENTS_MAX; i++)
+		shard_add_event(sh, &e);
+	shard_add_check(sh, &c); /* over the limit: counted, not kept */
+	CU_ASSERT_EQUAL(shard_stats(sh)->events_dropped, 1);
+	size_t one = shard_events(sh)->len / SHARD_EVENTS_MAX;
+	CU_ASSERT(one > 0);
+	registry_merge(r, sh, &st);
+	CU_ASSERT_EQUAL(shard_events(sh)->len, 0); /* handed over and cleared */
+	CU_ASSERT_EQUAL(registry_events(r)->len, one * SHARD_EVENTS_MAX);
+	CU_ASSERT_EQUAL(st.events_dropped, 1);
+	shard_add_check(sh, &c); /* room again in the next interval */
+	CU_ASSERT_EQUAL(shard_stats(sh)->events_dropped, 0);
+	registry_end_interval(r);
+	CU_ASSERT_EQUAL(registry_events(r)->len, 0);
+	shard_free(sh);
+	registry_free(r);
+}
+
 static void test_internal_and_views(void)
 {
 	reset_cfg();
@@ -342,6 +369,7 @@ int main(void)
 	CU_add_test(s, "series limits", test_limits);
 	CU_add_test(s, "delete_idle", test_delete_idle);
 	CU_add_test(s, "delete_idle keeps windows sliding", test_delete_idle_keeps_windows);
+	CU_add_test(s, "events and checks are bounded and handed over", test_events_and_checks);
 	CU_add_test(s, "internal counters, admin views, deletes", test_internal_and_views);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
