@@ -238,6 +238,7 @@ void rfmt_events(const struct config *cfg, const struct buf *records, const stru
 	size_t pos = 0;
 	const char *f;
 	size_t fl;
+	char field[8192]; /* a check's name;tags: must outlive the argument vector */
 
 	while (next_field(records, &pos, &f, &fl)) {
 		struct args a = {0};
@@ -255,7 +256,6 @@ void rfmt_events(const struct config *cfg, const struct buf *records, const stru
 		} else if (fl == 1 && f[0] == 'c') {
 			const char *name, *status, *tags;
 			size_t nl, sl, tl;
-			char field[8192];
 			if (!next_field(records, &pos, &name, &nl) ||
 			    !next_field(records, &pos, &status, &sl))
 				return;
