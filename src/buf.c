@@ -62,6 +62,29 @@ void buf_num(struct buf *b, double v)
 	buf_append(b, tmp, n);
 }
 
+void buf_put_u32(struct buf *b, uint32_t v)
+{
+	unsigned char x[4];
+	for (int i = 0; i < 4; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	buf_append(b, x, 4);
+}
+
+void buf_put_u64(struct buf *b, uint64_t v)
+{
+	unsigned char x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (8 * i));
+	buf_append(b, x, 8);
+}
+
+void buf_put_f64(struct buf *b, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, sizeof(v));
+	buf_put_u64(b, v);
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

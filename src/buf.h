@@ -3,6 +3,7 @@
 #define TALLYD_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *p;
@@ -20,7 +21,11 @@ void buf_append(struct buf *b, const void *data, size_t n);
 void buf_putc(struct buf *b, char c);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_num(struct buf *b, double v);     /* num_format */
+void buf_num(struct buf *b, double v); /* num_format */
+/* Fixed-width little-endian binary (state file); a double as its IEEE-754 bits. */
+void buf_put_u32(struct buf *b, uint32_t v);
+void buf_put_u64(struct buf *b, uint64_t v);
+void buf_put_f64(struct buf *b, double d);
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);

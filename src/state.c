@@ -26,29 +26,6 @@
 #define MAGIC_LEN 9
 #define TRAILER_LEN 16
 
-static void put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char x[8];
-	for (int i = 0; i < 8; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	buf_append(b, x, 8);
-}
-
-static void put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char x[4];
-	for (int i = 0; i < 4; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	buf_append(b, x, 4);
-}
-
-static void put_f64(struct buf *b, double d)
-{
-	uint64_t v;
-	memcpy(&v, &d, sizeof(v));
-	put_u64(b, v);
-}
-
 void state_encode(const struct registry *r, int64_t created, struct buf *out)
 {
 	const struct window_conf *c = registry_window_conf(r);
@@ -57,16 +34,16 @@ void state_encode(const struct registry *r, int64_t created, struct buf *out)
 	struct buf win = BUF_INIT;
 
 	buf_append(out, STATE_MAGIC, MAGIC_LEN);
-	put_u32(out, STATE_VERSION);
-	put_u64(out, (uint64_t)c->interval_ms);
-	put_u32(out, (uint32_t)c->n);
+	buf_put_u32(out, STATE_VERSION);
+	buf_put_u64(out, (uint64_t)c->interval_ms);
+	buf_put_u32(out, (uint32_t)c->n);
 	for (size_t i = 0; i < c->n; i++)
-		put_u64(out, (uint64_t)c->len_ms[i]);
-	put_u32(out, (uint32_t)c->nq);
+		buf_put_u64(out, (uint64_t)c->len_ms[i]);
+	buf_put_u32(out, (uint32_t)c->nq);
 	for (size_t i = 0; i < c->nq; i++)
-		put_f64(out, c->quantiles[i]);
-	put_f64(out, c->accuracy);
-	put_u64(out, (uint64_t)created);
+		buf_put_f64(out, c->quantiles[i]);
+	buf_put_f64(out, c->accuracy);
+	buf_put_u64(out, (uint64_t)created);
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
 		size_t pos = 0;
 		const struct reg_series *s;
@@ -77,17 +54,17 @@ void state_encode(const struct registry *r, int64_t created, struct buf *out)
 			window_encode(s->win, &win);
 			buf_putc(out, (char)k);
 			buf_putc(out, (char)s->type);
-			put_u32(out, (uint32_t)s->key_len);
-			put_u32(out, (uint32_t)s->name_len);
+			buf_put_u32(out, (uint32_t)s->key_len);
+			buf_put_u32(out, (uint32_t)s->name_len);
 			buf_append(out, s->key, s->key_len);
-			put_u32(out, (uint32_t)win.len);
+			buf_put_u32(out, (uint32_t)win.len);
 			buf_append(out, win.p, win.len);
 			n++;
 		}
 	}
 	buf_free(&win);
-	put_u64(out, n);
-	put_u64(out, htab_hash(out->p + start, out->len - start));
+	buf_put_u64(out, n);
+	buf_put_u64(out, htab_hash(out->p + start, out->len - start));
 }
 
 /* A bounded reader: a read past the end fails and marks it bad. */

@@ -21,32 +21,9 @@
 
 #define WIN_ENC_VERSION 1
 
-static void put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char x[8];
-	for (int i = 0; i < 8; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	buf_append(b, x, 8);
-}
-
-static void put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char x[4];
-	for (int i = 0; i < 4; i++)
-		x[i] = (unsigned char)(v >> (8 * i));
-	buf_append(b, x, 4);
-}
-
-static void put_f64(struct buf *b, double d)
-{
-	uint64_t v;
-	memcpy(&v, &d, sizeof(v));
-	put_u64(b, v);
-}
-
 static void put_bytes(struct buf *b, const void *p, size_t n)
 {
-	put_u32(b, (uint32_t)n);
+	buf_put_u32(b, (uint32_t)n);
 	if (n)
 		buf_append(b, p, n);
 }
@@ -55,14 +32,14 @@ static void put_moments(struct buf *b, const struct moments *m)
 {
 	const double v[7] = {m->n, m->mean, m->m2, m->sum, m->min, m->max, m->count};
 	for (size_t i = 0; i < 7; i++)
-		put_f64(b, v[i]);
+		buf_put_f64(b, v[i]);
 }
 
 static void put_gslice(struct buf *b, const struct gslice *g)
 {
 	const double v[5] = {g->last, g->min, g->max, g->sum, g->n};
 	for (size_t i = 0; i < 5; i++)
-		put_f64(b, v[i]);
+		buf_put_f64(b, v[i]);
 }
 
 static void put_hll(struct buf *b, const struct hll *h)
@@ -88,18 +65,18 @@ void window_encode(const struct window *w, struct buf *out)
 {
 	buf_putc(out, WIN_ENC_VERSION);
 	buf_putc(out, (char)w->type);
-	put_u32(out, (uint32_t)w->ipm);
-	put_u32(out, (uint32_t)w->c->n);
-	put_u64(out, w->pushes);
-	put_u64(out, w->idle);
+	buf_put_u32(out, (uint32_t)w->ipm);
+	buf_put_u32(out, (uint32_t)w->c->n);
+	buf_put_u64(out, w->pushes);
+	buf_put_u64(out, w->idle);
 	buf_putc(out, w->touched ? 1 : 0);
 	switch (w->type) {
 	case METRIC_COUNTER:
 		for (size_t i = 0; i < w->ipm; i++)
-			put_f64(out, w->c_iv[i]);
+			buf_put_f64(out, w->c_iv[i]);
 		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			put_f64(out, w->c_mn[i]);
-		put_f64(out, w->c_cur);
+			buf_put_f64(out, w->c_mn[i]);
+		buf_put_f64(out, w->c_cur);
 		break;
 	case METRIC_GAUGE:
 		for (size_t i = 0; i < w->ipm; i++)
@@ -107,7 +84,7 @@ void window_encode(const struct window *w, struct buf *out)
 		for (size_t i = 0; i < HOUR_MINUTES; i++)
 			put_gslice(out, &w->g_mn[i]);
 		put_gslice(out, &w->g_cur);
-		put_f64(out, w->g_last);
+		buf_put_f64(out, w->g_last);
 		buf_putc(out, w->g_has ? 1 : 0);
 		break;
 	case METRIC_SET:
