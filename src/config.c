@@ -13,7 +13,10 @@
 #include "buf.h"
 #include "cfgval.h"
 #include "ini.h"
+#include "istat.h"
 #include "log.h"
+#include "rules.h"
+#include "anomaly.h"
 #include "window.h"
 #include "xalloc.h"
 
@@ -46,6 +49,7 @@ enum opt_type {
 	                    min/max bound the count */
 	OPT_HISTOGRAM,   /* struct config_histogram array + size_t count */
 	OPT_TAG_STYLES,  /* TAG_STYLE_* bits; field is unsigned */
+	OPT_ISTATS,      /* kind.stat list: unsigned[ISTAT_KINDS] bit masks (istat.h) */
 };
 
 struct cfg_opt {
@@ -229,6 +233,23 @@ static const struct cfg_opt table[] = {
 	KEY("redis", "timeout", OPT_DURATION, "5s", 100, 60 * 1000, redis_timeout_ms, false,
 	    "Deadline of one flush to Redis; a flush not finished by then counts as failed and "
 	    "tallyd reconnects."),
+
+	SECTION("anomaly", "Anomaly scoring: every series' interval values against its own "
+	        "baseline (docs/alerts.md)."),
+	{.section = "anomaly", .key = "stats", .type = OPT_ISTATS,
+	 .def = "counter.rate,timer.mean,timer.p99,gauge.value", FIELD(anomaly_stats),
+	 .reloadable = false,
+	 .help = "The interval stats scored, as kind.stat: counter count/rate, gauge value, set "
+		 "unique, timer count/rate/sum/min/max/mean/stddev/p50/p90/p95/p99/p999. "
+		 "Empty turns scoring off."},
+	KEY("anomaly", "baseline", OPT_DURATION, "1h", 60 * 1000, 24 * 3600 * 1000,
+	    anomaly_baseline_ms, false,
+	    "How far back the baseline reaches: z = (latest - mean) / stddev of the interval "
+	    "values in it, the latest excluded."),
+	DKEY("anomaly", "threshold", "3", 0.1, 1000, anomaly_threshold, false,
+	     "A stat is flagged when |z| reaches this."),
+	KEY("anomaly", "min_intervals", OPT_INT, "30", 2, 100000, anomaly_min_intervals, false,
+	    "Values the baseline needs before anything is flagged (warm-up)."),
 };
 /* clang-format on */
 
@@ -329,6 +350,9 @@ static void format_value(struct buf *b, const struct config *c, const struct cfg
 		break;
 	case OPT_TAG_STYLES:
 		cfgval_format_tag_styles(b, *(const unsigned *)f);
+		break;
+	case OPT_ISTATS:
+		istat_format_list(b, (const unsigned *)f);
 		break;
 	case OPT_SECTION:
 		break;
@@ -538,6 +562,8 @@ static bool set_value(struct config *c, const struct cfg_opt *o, const char *s, 
 	}
 	case OPT_TAG_STYLES:
 		return cfgval_tag_styles(s, len, (unsigned *)f, why, whylen);
+	case OPT_ISTATS:
+		return istat_parse_list(s, len, (unsigned *)f, why, whylen);
 	case OPT_SECTION:
 		break;
 	}
@@ -563,6 +589,7 @@ struct config *config_new(void)
 	struct config *c = xcalloc(1, sizeof(*c));
 	char why[256];
 
+	c->rules = rules_new();
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct cfg_opt *o = &table[i];
 		if (o->type == OPT_SECTION)
@@ -588,7 +615,15 @@ void config_free(struct config *c)
 		return;
 	for (size_t i = 0; i < NOPTS; i++)
 		release_value(c, &table[i]);
+	rules_free(c->rules);
 	free(c);
+}
+
+void config_take_rules(struct config *c, struct config *from)
+{
+	struct rules *old = c->rules;
+	c->rules = from->rules;
+	from->rules = old;
 }
 
 /* ---- loading a file ---------------------------------------------------- */
@@ -597,13 +632,37 @@ struct load {
 	struct config *c;
 	const struct cfg_opt *sec; /* the current section's row */
 	unsigned long *seen;       /* line where each table row was set, 0 = not yet */
+	bool in_rules;             /* the current section is an [alert/webhook NAME] */
+	char rules_why[256];       /* why its header was refused ("" = it was not) */
 };
 
-static bool load_section(void *ctx, const char *name, size_t len)
+static bool load_section(void *ctx, const char *name, size_t len, unsigned long line)
 {
 	struct load *ld = ctx;
 	ld->sec = find_section(name, len);
-	return ld->sec != NULL;
+	ld->in_rules = false;
+	ld->rules_why[0] = '\0';
+	if (ld->sec)
+		return true;
+	/* [alert NAME] / [webhook NAME]: the reason a header is refused is given
+	 * at its first key (the reader's section callback carries no reason). */
+	int rc = rules_section(ld->c->rules, name, len, line, ld->rules_why, sizeof(ld->rules_why));
+	ld->in_rules = rc != 0;
+	return rc != 0;
+}
+
+static int rules_key(struct load *ld, const struct ini_item *it, char *why, size_t whylen)
+{
+	if (ld->rules_why[0]) {
+		snprintf(why, whylen, "%s", ld->rules_why);
+		return -1;
+	}
+	struct buf val = BUF_INIT;
+	int rc = -1;
+	if (ini_unquote(it->value, it->vallen, &val, why, whylen))
+		rc = rules_set_at(ld->c->rules, it->key, it->keylen, val.p, it->line, why, whylen);
+	buf_free(&val);
+	return rc;
 }
 
 static int load_key(void *ctx, const struct ini_item *it, char *why, size_t whylen)
@@ -613,6 +672,8 @@ static int load_key(void *ctx, const struct ini_item *it, char *why, size_t whyl
 		snprintf(why, whylen, "key before any [section] header");
 		return -1;
 	}
+	if (ld->in_rules)
+		return rules_key(ld, it, why, whylen);
 	const struct cfg_opt *o = find_key(ld->sec, it->key, it->keylen);
 	if (!o) {
 		snprintf(why, whylen, "unknown key");
@@ -633,6 +694,8 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 {
 	static const struct ini_handler handler = {load_section, load_key};
 	struct load ld = {.c = c, .seen = xcalloc(NOPTS, sizeof(*ld.seen))};
+	free(c->rules->file);
+	c->rules->file = xstrdup(path);
 	int rc = ini_read_file(path, &handler, &ld, err, errlen);
 	free(ld.seen);
 	return rc;
@@ -671,7 +734,19 @@ int config_override(struct config *c, const char *assignment, char *err, size_t 
 	return 0;
 }
 
-int config_validate(const struct config *c, char *err, size_t errlen)
+/* Whether every [anomaly] key still has its built-in default. */
+static bool anomaly_at_defaults(const struct config *c)
+{
+	struct config *d = config_new();
+	bool same = memcmp(c->anomaly_stats, d->anomaly_stats, sizeof(d->anomaly_stats)) == 0 &&
+	            c->anomaly_baseline_ms == d->anomaly_baseline_ms &&
+	            c->anomaly_threshold == d->anomaly_threshold &&
+	            c->anomaly_min_intervals == d->anomaly_min_intervals;
+	config_free(d);
+	return same;
+}
+
+int config_validate(struct config *c, char *err, size_t errlen)
 {
 	if (!c->udp[0] && !c->tcp[0] && !c->unix_dgram[0] && !c->unix_stream[0]) {
 		snprintf(err, errlen,
@@ -734,7 +809,23 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 		wc.quantiles[i] = c->window_quantiles[i] / 100;
 	if (c->nwindows > 0 && !window_conf_check(&wc, err, errlen))
 		return -1;
-	return 0;
+	bool scoring = false;
+	for (size_t k = 0; k < 4; k++)
+		scoring |= c->anomaly_stats[k] != 0;
+	struct anomaly_conf ac = {.interval_ms = c->flush_interval_ms,
+	                          .baseline_ms = c->anomaly_baseline_ms,
+	                          .threshold = c->anomaly_threshold,
+	                          .min_intervals = (uint32_t)c->anomaly_min_intervals};
+	if (scoring && !anomaly_conf_check(&ac, err, errlen)) {
+		/* The defaults do not fit every flush interval (1h holds fewer
+		 * than 30 intervals of 5m): untouched, scoring just turns off. */
+		if (!anomaly_at_defaults(c))
+			return -1;
+		log_warn("config: anomaly scoring off: %s", err);
+		memset(c->anomaly_stats, 0, sizeof(c->anomaly_stats));
+		err[0] = '\0';
+	}
+	return rules_check(c->rules, c->windows_ms, c->nwindows, err, errlen);
 }
 
 void config_dump(const struct config *c, FILE *out)
@@ -762,6 +853,7 @@ void config_dump(const struct config *c, FILE *out)
 	}
 	buf_free(&v);
 	buf_free(&line);
+	rules_dump(c->rules, c->windows_ms, out);
 }
 
 /* ---- reference file ---------------------------------------------------- */
@@ -869,6 +961,9 @@ static void describe_type(struct buf *b, const struct cfg_opt *o)
 	case OPT_TAG_STYLES:
 		buf_puts(b, "List of librato, influxdb, signalfx; empty = none.");
 		break;
+	case OPT_ISTATS:
+		buf_puts(b, "List of kind.stat separated by commas or spaces; empty = none.");
+		break;
 	case OPT_SECTION:
 		break;
 	}
@@ -892,6 +987,65 @@ static const char reference_header[] =
     "\n"
     "This file is generated from the table in src/config.c; a unit test keeps the\n"
     "two identical.";
+
+static const char rules_reference[] =
+    "[alert NAME] and [webhook NAME]: alert rules and where they notify\n"
+    "(docs/alerts.md). Any number of each; reloaded on SIGHUP without losing\n"
+    "state. Not settable with -o. Examples, one per receiver kind:\n"
+    "\n"
+    "An Alertmanager-compatible receiver (the default format):\n"
+    "[webhook oncall]\n"
+    "url = http://127.0.0.1:9095/alerts\n"
+    "timeout = 5s\n"
+    "retries = 3\n"
+    "\n"
+    "[alert api_errors]\n"
+    "metric = api.errors\n"
+    "tags = env:prod\n"
+    "window = 1m\n"
+    "stat = rate\n"
+    "op = >\n"
+    "threshold = 5\n"
+    "for = 2m\n"
+    "severity = critical\n"
+    "summary = API errors above 5/s for 2 minutes\n"
+    "webhook = oncall\n"
+    "\n"
+    "Slack (an incoming-webhook URL):\n"
+    "[webhook slack]\n"
+    "url = https://hooks.slack.com/services/T000/B000/XXXX\n"
+    "format = slack\n"
+    "\n"
+    "[alert latency]\n"
+    "metric = api.latency\n"
+    "window = 5m\n"
+    "stat = p99\n"
+    "threshold = 250\n"
+    "webhook = slack\n"
+    "\n"
+    "A plain JSON endpoint:\n"
+    "[webhook ops]\n"
+    "url = https://ops.example.com/hooks/tallyd\n"
+    "format = json\n"
+    "headers = Authorization: Bearer 0123abcd; X-Source: tallyd\n"
+    "\n"
+    "[alert heartbeat]\n"
+    "kind = absent\n"
+    "metric = cron.nightly.heartbeat\n"
+    "for = 26h\n"
+    "webhook = ops\n"
+    "\n"
+    "[alert checkout_anomaly]\n"
+    "kind = anomaly\n"
+    "metric = checkout.*\n"
+    "stat = rate\n"
+    "webhook = ops\n"
+    "\n"
+    "alert keys: kind (threshold, anomaly, absent), metric (glob), tags, window\n"
+    "(interval or a windows.list entry), stat, op (> >= < <= == !=), threshold,\n"
+    "for, repeat (default 1h), severity (default warning), summary, webhook.\n"
+    "webhook keys: url, format (alertmanager, slack, json), timeout (default 5s),\n"
+    "retries (default 3), headers.";
 
 void config_write_reference(FILE *out)
 {
@@ -932,6 +1086,8 @@ void config_write_reference(FILE *out)
 		}
 		fprintf(out, "%s\n", b.p);
 	}
+	fputc('\n', out);
+	write_verbatim(out, rules_reference);
 	buf_free(&b);
 	config_free(c);
 }

@@ -73,6 +73,15 @@ struct config {
 	char *redis_prefix;       /* first part of every key, default "tallyd" */
 	int64_t redis_history_ms; /* history stream retention, default 0 = off */
 	int64_t redis_timeout_ms; /* deadline of one flush, default 5s */
+
+	/* [anomaly] — istat bits per istat_kind; all zero turns scoring off */
+	unsigned anomaly_stats[4];     /* default counter.rate timer.mean timer.p99 gauge.value */
+	int64_t anomaly_baseline_ms;   /* default 1h */
+	double anomaly_threshold;      /* |z| flagged from, default 3 */
+	int64_t anomaly_min_intervals; /* baseline values needed, default 30 */
+
+	/* [alert NAME] and [webhook NAME] sections (rules.h); reloaded on SIGHUP */
+	struct rules *rules;
 };
 
 /* A config with every default applied. */
@@ -88,8 +97,14 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 int config_override(struct config *c, const char *assignment, char *err, size_t errlen);
 
 /* Cross-key checks after loading (e.g. at least one listener, windows that
- * fit server.flush_interval: window_conf_check). -1 with err set. */
-int config_validate(const struct config *c, char *err, size_t errlen);
+ * fit server.flush_interval: window_conf_check, the anomaly baseline, the
+ * alert rules against windows.list: rules_check, which also resolves each
+ * rule's window). -1 with err set. */
+int config_validate(struct config *c, char *err, size_t errlen);
+
+/* Exchanges the alert rules and webhooks of c and from (SIGHUP): c gets the
+ * new ones, from the old ones, freed with from. */
+void config_take_rules(struct config *c, struct config *from);
 
 /* Writes every key as "section.key = value" (the effective config); a
  * secret (redis.password) is written "***" when set. */

@@ -1,31 +1,63 @@
 /* flush: every server.flush_interval (aligned to the wall clock) asks the
  * intake workers for their shards, merges them into the registry, adds the
- * interval's self-stats and the reference's internal counters, formats the
- * Graphite lines (gfmt) and hands them to the Graphite sink, slides every
- * series' windows and hands their Redis commands (rfmt) to the Redis sink,
- * then ends the interval. Only this module creates sinks. It never blocks: the swap is
- * asynchronous and the sink queues. */
+ * interval's self-stats and the reference's internal counters, slides every
+ * series' windows, scores anomalies, evaluates the alert rules (queueing
+ * webhook notifications), formats the Graphite lines (gfmt) for the
+ * Graphite sink and the Redis commands (rfmt) for the Redis sink, then ends
+ * the interval. Only this module creates sinks and the webhook sender. It
+ * never blocks: the swap is asynchronous, sinks and webhooks queue. */
 #include "flush.h"
 
 #include <event2/event.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
+#include "alertfmt.h"
+#include "anomaly.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
 #include "gfmt.h"
 #include "graphite.h"
 #include "intake.h"
+#include "istat.h"
 #include "log.h"
+#include "num.h"
 #include "redis.h"
 #include "registry.h"
 #include "rfmt.h"
 #include "selfstats.h"
 #include "shard.h"
 #include "state.h"
+#include "webhook.h"
+#include "window.h"
 #include "xalloc.h"
+
+/* Webhook notifications queued or in flight at most; more are dropped
+ * and counted. */
+#define WEBHOOK_QUEUE_MAX 10000
+/* <prefix>:alerts:log entries kept while Redis is away. */
+#define ALERT_LOG_MAX 1000
+/* At shutdown, how long queued webhook notifications may still take. */
+#define WEBHOOK_DRAIN_MS 2000
+#define ALERT_LOG_FIELDS 16
+
+/* A stat the scorer flagged this interval (for <prefix>:anomalies). */
+struct flagged {
+	const struct reg_series *s;
+	int stat;
+	struct anomaly_score sc;
+};
+
+/* One <prefix>:alerts:log entry waiting for the next Redis flush. */
+struct log_entry {
+	size_t n;
+	char *kv[ALERT_LOG_FIELDS];
+};
 
 struct flush {
 	struct event_base *base;
@@ -42,7 +74,58 @@ struct flush {
 	int64_t last_ts;
 	struct selfstats last; /* totals at the previous flush */
 	struct buf out;
+	struct alert_engine *alerts;
+	struct webhook_sender *webhooks;
+	struct alertfmt_batch **batches; /* this flush's, one per [webhook] */
+	char external_url[300];          /* http://<server.http>, for payload links */
+	struct flagged *flagged;
+	size_t nflagged, capflagged;
+	struct log_entry *log;
+	size_t nlog;
+	bool alerts_dirty; /* the <prefix>:alerts hash needs a rewrite */
 };
+
+/* ---- the alert log: transitions and webhook outcomes ------------------- */
+
+static void log_entry_clear(struct log_entry *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->kv[i]);
+	e->n = 0;
+}
+
+/* Queues an entry (name, value pairs, NULL-terminated); the oldest goes
+ * when ALERT_LOG_MAX are waiting. */
+static void alert_log(struct flush *f, ...)
+{
+	if (f->nlog == ALERT_LOG_MAX) {
+		log_entry_clear(&f->log[0]);
+		memmove(f->log, f->log + 1, (ALERT_LOG_MAX - 1) * sizeof(*f->log));
+		f->nlog--;
+	}
+	struct log_entry *e = &f->log[f->nlog++];
+	va_list ap;
+	va_start(ap, f);
+	const char *s;
+	e->n = 0;
+	while ((s = va_arg(ap, const char *)) != NULL && e->n < ALERT_LOG_FIELDS)
+		e->kv[e->n++] = xstrdup(s);
+	va_end(ap);
+}
+
+static const char *const outcome_names[] = {"delivered", "retrying", "failed", "dropped"};
+
+static void on_webhook_result(void *ctx, const struct webhook_result *r)
+{
+	struct flush *f = ctx;
+	char attempt[16], status[16], ts[24];
+	snprintf(attempt, sizeof(attempt), "%d", r->attempt);
+	snprintf(status, sizeof(status), "%ld", r->http_status);
+	snprintf(ts, sizeof(ts), "%lld", (long long)(clock_wall_ms() / 1000));
+	alert_log(f, "event", "delivery", "webhook", r->webhook, "what", r->what, "outcome",
+	          outcome_names[r->outcome], "attempt", attempt, "http_status", status, "error",
+	          r->error ? r->error : "", "ts", ts, (const char *)NULL);
+}
 
 struct flush *flush_new(struct event_base *base, const struct config *cfg, struct registry *reg,
                         char *err, size_t errlen)
@@ -69,8 +152,32 @@ struct flush *flush_new(struct event_base *base, const struct config *cfg, struc
 			return NULL;
 		}
 	}
+	f->webhooks = webhook_new(base, WEBHOOK_QUEUE_MAX, err, errlen);
+	if (!f->webhooks) {
+		redis_sink_free(f->redis);
+		graphite_free(f->graphite);
+		free(f);
+		return NULL;
+	}
+	webhook_on_result(f->webhooks, on_webhook_result, f);
+	f->alerts = alert_engine_new();
+	alert_engine_set_rules(f->alerts, cfg->rules);
+	if (cfg->http[0])
+		snprintf(f->external_url, sizeof(f->external_url), "http://%s", cfg->http);
+	f->log = xcalloc(ALERT_LOG_MAX, sizeof(*f->log));
 	rfmt_names_init(&f->names, cfg);
 	return f;
+}
+
+const struct alert_engine *flush_alerts(const struct flush *f)
+{
+	return f->alerts;
+}
+
+void flush_rules_changed(struct flush *f)
+{
+	alert_engine_set_rules(f->alerts, f->cfg->rules);
+	f->alerts_dirty = true;
 }
 
 void flush_free(struct flush *f)
@@ -83,6 +190,12 @@ void flush_free(struct flush *f)
 		event_free(f->state_tick);
 	graphite_free(f->graphite);
 	redis_sink_free(f->redis);
+	webhook_free(f->webhooks);
+	alert_engine_free(f->alerts);
+	for (size_t i = 0; i < f->nlog; i++)
+		log_entry_clear(&f->log[i]);
+	free(f->log);
+	free(f->flagged);
 	buf_free(&f->out);
 	free(f);
 }
@@ -113,6 +226,136 @@ static void rb_end(void *ctx)
 	redis_batch_end(ctx);
 }
 
+/* ---- anomalies and alerts ---------------------------------------------- */
+
+static void on_flagged(void *ctx, enum registry_kind k, const struct reg_series *s, int stat,
+                       const struct anomaly_score *sc)
+{
+	struct flush *f = ctx;
+	selfstats.anomalies++;
+	if (f->nflagged == f->capflagged) {
+		f->capflagged = f->capflagged ? f->capflagged * 2 : 64;
+		f->flagged = xrealloc(f->flagged, f->capflagged * sizeof(*f->flagged));
+	}
+	f->flagged[f->nflagged++] = (struct flagged){s, stat, *sc};
+	log_debug("anomaly: series=%.*s stat=%s value=%g mean=%g stddev=%g z=%g", (int)s->key_len,
+	          s->key, istat_name((enum istat)stat), sc->value, sc->mean, sc->stddev, sc->z);
+}
+
+/* What the alert engine reads of one series. */
+struct series_ctx {
+	struct flush *f;
+	enum registry_kind k;
+	struct reg_series *s;
+};
+
+static double series_value(void *ctx, int w, const char *stat)
+{
+	struct series_ctx *c = ctx;
+	const struct config *cfg = c->f->cfg;
+	if (strcmp(stat, "zscore") == 0)
+		return registry_zscore(c->f->reg, c->k, c->s);
+	if (w < 0)
+		return istat_by_name(c->s, (enum istat_kind)c->k, stat,
+		                     (double)cfg->flush_interval_ms / 1000.0);
+	if (!c->s->win || (size_t)w >= cfg->nwindows)
+		return NAN;
+	struct window_stats ws;
+	window_stats(c->s->win, (size_t)w, &ws);
+	return istat_window_by_name(&ws, (enum istat_kind)c->k, cfg->window_quantiles,
+	                            cfg->nwindow_quantiles, stat);
+}
+
+static bool series_anomalous(void *ctx, const char *stat, double *z)
+{
+	struct series_ctx *c = ctx;
+	return registry_anomalous(c->f->reg, c->k, c->s, stat, z);
+}
+
+static void on_note(void *ctx, const struct alert_note *n)
+{
+	struct flush *f = ctx;
+	const struct rules *rs = f->cfg->rules;
+	const char *state = n->state == ALERT_FIRING ? "firing" : "resolved";
+	char val[NUM_FMT_MAX] = "", ts[24], series[8192];
+	if (isfinite(n->value))
+		num_format(n->value, val);
+	snprintf(ts, sizeof(ts), "%lld", (long long)(clock_wall_ms() / 1000));
+	snprintf(series, sizeof(series), "%.*s", (int)n->series_len, n->series);
+	if (!n->repeat) {
+		if (n->state == ALERT_FIRING)
+			selfstats.alerts_fired++;
+		else
+			selfstats.alerts_resolved++;
+	}
+	log_info("alert: rule=%s series=%s state=%s%s value=%s", n->rule->name, series, state,
+	         n->repeat ? " (repeat)" : "", val);
+	alert_log(f, "event", "transition", "rule", n->rule->name, "series", series, "state", state,
+	          "repeat", n->repeat ? "1" : "0", "value", val, "severity", n->rule->severity,
+	          "ts", ts, (const char *)NULL);
+	if (!n->rule->webhook[0])
+		return;
+	for (size_t i = 0; i < rs->nwebhooks; i++) {
+		if (strcmp(rs->webhooks[i].name, n->rule->webhook) != 0)
+			continue;
+		if (!f->batches[i]) {
+			f->batches[i] = alertfmt_batch_new(&rs->webhooks[i], f->external_url);
+			alertfmt_batch_windows(f->batches[i], f->cfg->windows_ms, f->cfg->nwindows);
+		}
+		alertfmt_batch_add(f->batches[i], n);
+		return;
+	}
+}
+
+static size_t alert_instances(const struct alert_engine *e)
+{
+	return alert_engine_count(e, ALERT_PENDING) + alert_engine_count(e, ALERT_FIRING) +
+	       alert_engine_count(e, ALERT_RESOLVED);
+}
+
+/* Every series through the rules; notifications batched per webhook and
+ * queued (never waited for). */
+static void evaluate_alerts(struct flush *f, int64_t now_ms)
+{
+	const struct rules *rs = f->cfg->rules;
+	if (rs->nalerts == 0 && alert_instances(f->alerts) == 0)
+		return;
+	f->batches = xcalloc(rs->nwebhooks + 1, sizeof(*f->batches));
+	alert_engine_begin(f->alerts, now_ms);
+	for (int k = 0; k < REG_KIND_COUNT && rs->nalerts > 0; k++) {
+		size_t pos = 0;
+		struct reg_series *s;
+		while ((s = registry_next(f->reg, (enum registry_kind)k, &pos)) != NULL) {
+			if (s->internal)
+				continue;
+			struct series_ctx c = {f, (enum registry_kind)k, s};
+			struct alert_input in = {.id = s->key,
+			                         .id_len = s->key_len,
+			                         .name_len = s->name_len,
+			                         .has_data = s->updated,
+			                         .value = series_value,
+			                         .anomalous = series_anomalous,
+			                         .ctx = &c};
+			alert_engine_observe(f->alerts, &in);
+		}
+	}
+	if (alert_engine_end(f->alerts, on_note, f))
+		f->alerts_dirty = true;
+	for (size_t i = 0; i < rs->nwebhooks; i++) {
+		if (!f->batches[i])
+			continue;
+		char what[64];
+		snprintf(what, sizeof(what), "%zu alerts", alertfmt_batch_count(f->batches[i]));
+		size_t len;
+		char *body = alertfmt_batch_finish(f->batches[i], &len);
+		if (body)
+			webhook_post(f->webhooks, &rs->webhooks[i], body, len, what);
+		free(body);
+	}
+	free(f->batches);
+	f->batches = NULL;
+}
+
 /* The Redis read model: every series that has windows, then the marker. */
 static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 {
@@ -131,10 +374,23 @@ static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 		while ((s = registry_next(f->reg, (enum registry_kind)k, &pos)) != NULL) {
 			if (!s->win)
 				continue;
-			rfmt_series(f->cfg, &f->names, s, ts, &out);
+			rfmt_series(f->cfg, &f->names, s, ts,
+			            registry_zscore(f->reg, (enum registry_kind)k, s), &out);
 			n++;
 		}
 	}
+	for (size_t i = 0; i < f->nflagged; i++)
+		rfmt_anomaly(f->cfg, f->flagged[i].s, istat_name((enum istat)f->flagged[i].stat),
+		             &f->flagged[i].sc, ts, &out);
+	if (f->alerts_dirty || alert_instances(f->alerts) > 0) {
+		rfmt_alerts(f->cfg, f->alerts, &out);
+		f->alerts_dirty = false;
+	}
+	for (size_t i = 0; i < f->nlog; i++) {
+		rfmt_alert_log(f->cfg, (const char *const *)f->log[i].kv, f->log[i].n, &out);
+		log_entry_clear(&f->log[i]);
+	}
+	f->nlog = 0;
 	rfmt_events(f->cfg, registry_events(f->reg), &out);
 	rfmt_finish(f->cfg, &f->names, ts, clock_mono_ms() - t0, n, &out);
 	redis_sink_submit(f->redis, b);
@@ -160,7 +416,11 @@ static void do_flush(struct flush *f, int64_t ts)
 	    f->last_ts != 0);
 	f->last_ts = ts;
 	registry_push_windows(f->reg); /* before gfmt: graphite.windows reads them */
+	f->nflagged = 0;
+	registry_score(f->reg, on_flagged, f);
+	evaluate_alerts(f, ts * 1000);
 	selfstats.series = registry_total(f->reg);
+	selfstats.webhook_queue = webhook_pending(f->webhooks);
 
 	buf_reset(&f->out);
 	size_t lines = gfmt_flush(f->reg, f->cfg, ts, &delta, &selfstats, &f->out);
@@ -270,6 +530,14 @@ int flush_final(struct flush *f, int timeout_ms)
 	}
 	if (f->redis && redis_sink_drain(f->redis, timeout_ms) < 0) {
 		log_warn("flush: redis did not take the final flush within %d ms", timeout_ms);
+		rc = -1;
+	}
+	/* Webhooks get less: a receiver that is down would hold the exit for
+	 * its whole backoff. */
+	int wh_ms = timeout_ms < WEBHOOK_DRAIN_MS ? timeout_ms : WEBHOOK_DRAIN_MS;
+	if (webhook_drain(f->webhooks, wh_ms) < 0) {
+		log_warn("flush: %zu webhook notifications not delivered within %d ms",
+		         webhook_pending(f->webhooks), wh_ms);
 		rc = -1;
 	}
 	return rc;

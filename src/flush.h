@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+struct alert_engine;
 struct config;
 struct event_base;
 struct intake;
@@ -23,6 +24,13 @@ void flush_set_intake(struct flush *f, struct intake *in);
 
 /* The intake's "every worker swapped" callback (ctx = the flush). */
 void flush_on_swapped(void *ctx);
+
+/* The alert engine (for /api/v1/alerts), valid for the flush's life. */
+const struct alert_engine *flush_alerts(const struct flush *f);
+
+/* SIGHUP: cfg->rules were replaced (the old ones must still be alive
+ * during this call); instances of unchanged rules keep their state. */
+void flush_rules_changed(struct flush *f);
 
 /* Arms the first aligned tick. */
 int flush_start(struct flush *f);

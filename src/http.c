@@ -1,9 +1,9 @@
 /* http: the HTTP interface on libevent's evhttp, main loop: GET /health
  * (JSON, 503 when the admin set `health down`), GET /metrics (the
  * self-stats as Prometheus text), GET /api/v1/series?match=GLOB (the series
- * that have windows) and GET /api/v1/series/<id> (one series' window stats
- * as JSON). Other paths answer 404, other methods 405. It keeps no state of
- * its own and reads the registry on the main loop; main creates it. */
+ * that have windows), GET /api/v1/series/<id> (one series' window stats
+ * as JSON) and GET /api/v1/alerts (the alert instances). Other paths answer 404, other methods 405.
+ * It keeps no state of its own and reads the registry on the main loop; main creates it. */
 #include "http.h"
 
 #include <fnmatch.h>
@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "alert.h"
 #include "buf.h"
 #include "log.h"
 #include "net.h"
@@ -43,6 +44,7 @@ struct http {
 	const struct config *cfg;
 	struct rfmt_names names;
 	char address[256];
+	const struct alert_engine *alerts;
 };
 
 #define SERIES_PREFIX "/api/v1/series"
@@ -204,6 +206,48 @@ static void series_one(struct http *h, struct evhttp_request *req, const char *e
 	reply_obj(req, obj);
 }
 
+static const char *const state_names[] = {"pending", "firing", "resolved"};
+
+static void alert_json(void *ctx, const struct alert_view *v)
+{
+	json_t *arr = ctx;
+	const struct alert_rule *r = v->rule;
+	char fp[17];
+	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)v->fingerprint);
+	json_t *o = json_pack(
+	    "{s:s, s:s%, s:s, s:s, s:s, s:I, s:o, s:s}", "rule", r->name, "series", v->series,
+	    v->series_len, "state", state_names[v->state], "severity", r->severity, "kind",
+	    r->kind == ALERT_ANOMALY  ? "anomaly"
+	    : r->kind == ALERT_ABSENT ? "absent"
+	                              : "threshold",
+	    "since", (json_int_t)(v->since_ms / 1000), "value", num(v->value), "fingerprint", fp);
+	if (!o)
+		return;
+	if (v->starts_ms)
+		json_object_set_new(o, "starts", json_integer(v->starts_ms / 1000));
+	if (v->last_notified_ms)
+		json_object_set_new(o, "last_notified", json_integer(v->last_notified_ms / 1000));
+	json_array_append_new(arr, o);
+}
+
+/* GET /api/v1/alerts: every instance (pending, firing, recently resolved). */
+static void alerts_list(struct http *h, struct evhttp_request *req)
+{
+	json_t *arr = json_array();
+	alert_engine_each(h->alerts, alert_json, arr);
+	json_t *obj =
+	    json_pack("{s:o, s:I, s:I, s:I}", "alerts", arr, "firing",
+	              (json_int_t)alert_engine_count(h->alerts, ALERT_FIRING), "pending",
+	              (json_int_t)alert_engine_count(h->alerts, ALERT_PENDING), "resolved",
+	              (json_int_t)alert_engine_count(h->alerts, ALERT_RESOLVED));
+	reply_obj(req, obj);
+}
+
+void http_set_alerts(struct http *h, const struct alert_engine *e)
+{
+	h->alerts = e;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
@@ -218,7 +262,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	bool list = h->reg && strcmp(path, SERIES_PREFIX) == 0;
 	bool one = h->reg && strncmp(path, SERIES_PREFIX "/", sizeof(SERIES_PREFIX)) == 0 &&
 	           path[sizeof(SERIES_PREFIX)] != '\0';
-	if (!health && !metrics && !list && !one) {
+	bool alerts = h->alerts && strcmp(path, "/api/v1/alerts") == 0;
+	if (!health && !metrics && !list && !one && !alerts) {
 		reply_json(req, HTTP_NOTFOUND, "Not Found", "error", "not found");
 		return;
 	}
@@ -231,6 +276,10 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 	if (list) {
 		series_list(h, req, uri);
+		return;
+	}
+	if (alerts) {
+		alerts_list(h, req);
 		return;
 	}
 	if (one) {

@@ -159,7 +159,7 @@ static int read_header(struct reader *r, const char *s, size_t len)
 	ini_trim(&name, &nl);
 	if (nl == 0)
 		return FAIL_HERE(r, NULL, 0, "empty section name");
-	if (r->h->section(r->ctx, name, nl)) {
+	if (r->h->section(r->ctx, name, nl, r->line)) {
 		r->section = xstrndup(name, nl);
 	} else {
 		r->unknown = xstrndup(name, nl);

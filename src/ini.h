@@ -32,7 +32,7 @@ struct ini_handler {
 	 * Returns whether the caller knows the section. The reader reports an
 	 * unknown one at its first key ("[name] key: unknown section (header
 	 * on line N)"), or at its header when no key follows. */
-	bool (*section)(void *ctx, const char *name, size_t len);
+	bool (*section)(void *ctx, const char *name, size_t len, unsigned long line);
 	/* A key line in a known section, or before any header (section NULL).
 	 * Returns 0, or -1 with the reason in why: reading stops there. */
 	int (*key)(void *ctx, const struct ini_item *it, char *why, size_t whylen);

@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "log.h"
 #include "registry.h"
+#include "rules.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -67,10 +68,54 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(base);
 }
 
+/* The file first, then every -o in order, wherever they stood; then the
+ * cross-key checks. NULL with err set. */
+static struct config *load_config(const char *file, char *const *ov, size_t nov, char *err,
+                                  size_t errlen)
+{
+	struct config *c = config_new();
+	if (file && config_load_file(c, file, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < nov; i++)
+		if (config_override(c, ov[i], err, errlen) < 0)
+			goto fail;
+	if (config_validate(c, err, errlen) < 0)
+		goto fail;
+	return c;
+fail:
+	config_free(c);
+	return NULL;
+}
+
+/* What SIGHUP needs to read the configuration again. */
+struct reload {
+	const char *file;
+	char **overrides;
+	size_t noverrides;
+	struct config *cfg;
+	struct flush *flush;
+};
+
+/* SIGHUP: the [alert NAME] and [webhook NAME] sections are read again and
+ * replace the running ones; every other key keeps its running value until
+ * a restart. A file that does not load or check keeps the old rules. */
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_info("main: SIGHUP received; nothing is reloadable in this version (alert rules "
-	         "and webhooks will be)");
+	struct reload *rl = arg;
+	char err[1024];
+	struct config *n = load_config(rl->file, rl->overrides, rl->noverrides, err, sizeof(err));
+	if (!n) {
+		log_error("main: SIGHUP: configuration not reloaded, keeping the running rules: %s",
+		          err);
+		return;
+	}
+	/* The engine compares the old rules with the new: swap, tell it, then
+	 * free the old ones with n. */
+	config_take_rules(rl->cfg, n);
+	flush_rules_changed(rl->flush);
+	log_info("main: SIGHUP: reloaded alerts=%zu webhooks=%zu (other keys need a restart)",
+	         rl->cfg->rules->nalerts, rl->cfg->rules->nwebhooks);
+	config_free(n);
 }
 
 int main(int argc, char **argv)
@@ -118,31 +163,18 @@ int main(int argc, char **argv)
 		free(overrides);
 		return EXIT_CONFIG;
 	}
-	/* The file first, then every -o in order, wherever they stand. */
-	if (file && config_load_file(cfg, file, err, sizeof(err)) < 0) {
+	config_free(cfg);
+	cfg = load_config(file, overrides, noverrides, err, sizeof(err));
+	if (!cfg) {
 		fprintf(stderr, "tallyd: %s\n", err);
-		config_free(cfg);
 		free(overrides);
-		return EXIT_CONFIG;
-	}
-	for (size_t i = 0; i < noverrides; i++) {
-		if (config_override(cfg, overrides[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "tallyd: %s\n", err);
-			config_free(cfg);
-			free(overrides);
-			return EXIT_CONFIG;
-		}
-	}
-	free(overrides);
-	if (config_validate(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tallyd: %s\n", err);
-		config_free(cfg);
 		return EXIT_CONFIG;
 	}
 	if (test_only) {
 		config_dump(cfg, stdout);
 		printf("# configuration ok\n");
 		config_free(cfg);
+		free(overrides);
 		return 0;
 	}
 	log_level = cfg->log_level;
@@ -156,6 +188,7 @@ int main(int argc, char **argv)
 	struct admin *adm = NULL;
 	struct http *http = NULL;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
+	struct reload rl = {file, overrides, noverrides, cfg, NULL};
 
 	if (evthread_use_pthreads() != 0 || !(base = event_base_new())) {
 		fprintf(stderr, "tallyd: cannot initialise libevent\n");
@@ -190,6 +223,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tallyd: %s\n", err);
 			goto out;
 		}
+		http_set_alerts(http, flush_alerts(flush));
 	}
 	if (cfg->port_file[0] && write_port_file(cfg->port_file, in, adm, http) < 0) {
 		fprintf(stderr, "tallyd: cannot write server.port_file %s: %s\n", cfg->port_file,
@@ -198,7 +232,8 @@ int main(int argc, char **argv)
 	}
 	sig_term = evsignal_new(base, SIGTERM, stop_cb, base);
 	sig_int = evsignal_new(base, SIGINT, stop_cb, base);
-	sig_hup = evsignal_new(base, SIGHUP, hup_cb, NULL);
+	rl.flush = flush;
+	sig_hup = evsignal_new(base, SIGHUP, hup_cb, &rl);
 	if (!sig_term || !sig_int || !sig_hup || evsignal_add(sig_term, NULL) < 0 ||
 	    evsignal_add(sig_int, NULL) < 0 || evsignal_add(sig_hup, NULL) < 0) {
 		fprintf(stderr, "tallyd: cannot install signal handlers\n");
@@ -236,5 +271,6 @@ out:
 	if (cfg->port_file[0] && rc == 0)
 		unlink(cfg->port_file);
 	config_free(cfg);
+	free(overrides);
 	return rc;
 }

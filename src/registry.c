@@ -8,12 +8,15 @@
  * the admin views (util.inspect style) and deletes live here. */
 #include "registry.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "anomaly.h"
 #include "hll.h"
 #include "htab.h"
+#include "istat.h"
 #include "num.h"
 #include "shard.h"
 #include "window.h"
@@ -28,10 +31,16 @@ struct kind_table {
 struct registry {
 	const struct config *cfg;
 	struct kind_table kinds[REG_KIND_COUNT];
-	struct window_conf wconf; /* windows borrow it: it lives as long as they do */
-	uint64_t expire_after;    /* idle intervals before a window is dropped */
-	struct buf events;        /* this interval's event/check records */
+	struct window_conf wconf;  /* windows borrow it: it lives as long as they do */
+	uint64_t expire_after;     /* idle intervals before a window is dropped */
+	struct buf events;         /* this interval's event/check records */
+	struct anomaly_conf aconf; /* baselines borrow it */
+	bool scoring;              /* anomaly.stats is not empty */
 };
+
+_Static_assert((int)REG_COUNTERS == (int)ISTAT_COUNTER && (int)REG_TIMERS == (int)ISTAT_TIMER &&
+                   (int)REG_GAUGES == (int)ISTAT_GAUGE && (int)REG_SETS == (int)ISTAT_SET,
+               "istat kinds follow the registry's");
 
 static const char *const internal_counters[] = {"bad_lines_seen", "packets_received",
                                                 "metrics_received"};
@@ -65,8 +74,19 @@ static struct reg_series *insert(struct kind_table *t, const char *key, size_t l
 	return s;
 }
 
+static void anom_free(struct reg_series *s)
+{
+	if (!s->anom)
+		return;
+	for (size_t i = 0; s->anom[i]; i++)
+		anomaly_base_free(s->anom[i]);
+	free(s->anom);
+	s->anom = NULL;
+}
+
 static void series_free(struct reg_series *s)
 {
+	anom_free(s);
 	window_free(s->win);
 	free(s->key);
 	free(s->values);
@@ -97,6 +117,12 @@ struct registry *registry_new(const struct config *cfg)
 	for (size_t i = 0; i < r->wconf.nq; i++)
 		r->wconf.quantiles[i] = cfg->window_quantiles[i] / 100.0;
 	r->wconf.accuracy = cfg->window_accuracy;
+	r->aconf.interval_ms = cfg->flush_interval_ms;
+	r->aconf.baseline_ms = cfg->anomaly_baseline_ms;
+	r->aconf.threshold = cfg->anomaly_threshold;
+	r->aconf.min_intervals = (uint32_t)cfg->anomaly_min_intervals;
+	for (int k = 0; k < REG_KIND_COUNT; k++)
+		r->scoring |= cfg->anomaly_stats[k] != 0;
 	if (r->wconf.n > 0)
 		r->expire_after =
 		    (uint64_t)(r->wconf.len_ms[r->wconf.n - 1] / cfg->flush_interval_ms);
@@ -323,6 +349,7 @@ static void push_one(struct registry *r, enum registry_kind k, struct reg_series
 	if (window_idle_intervals(s->win) >= r->expire_after) {
 		window_free(s->win);
 		s->win = NULL;
+		anom_free(s); /* idle as long: its baselines hold nothing recent */
 	}
 }
 
@@ -341,6 +368,95 @@ void registry_push_windows(struct registry *r)
 				remove_at(t, i); /* deleted from the statsd view, windows expired */
 		}
 	}
+}
+
+/* ---- anomaly scoring --------------------------------------------------- */
+
+static size_t popcount(unsigned m)
+{
+	size_t n = 0;
+	for (; m; m &= m - 1)
+		n++;
+	return n;
+}
+
+void registry_score(struct registry *r,
+                    void (*flagged)(void *ctx, enum registry_kind k, const struct reg_series *s,
+                                    int stat, const struct anomaly_score *sc),
+                    void *ctx)
+{
+	if (!r->scoring)
+		return;
+	double iv = (double)r->cfg->flush_interval_ms / 1000.0;
+	for (int k = 0; k < REG_KIND_COUNT; k++) {
+		unsigned mask = r->cfg->anomaly_stats[k];
+		if (!mask)
+			continue;
+		struct kind_table *t = &r->kinds[k];
+		for (size_t i = 0; i < t->n; i++) {
+			struct reg_series *s = t->order[i];
+			if (!s || s->internal)
+				continue;
+			if (!s->anom) {
+				if (!s->updated)
+					continue; /* nothing to score until it has data */
+				size_t n = popcount(mask);
+				s->anom = xcalloc(n + 1, sizeof(*s->anom));
+				for (size_t j = 0; j < n; j++)
+					s->anom[j] = anomaly_base_new(&r->aconf);
+			}
+			size_t j = 0;
+			for (int st = 0; st < ISTAT_N; st++) {
+				if (!(mask & (1u << st)))
+					continue;
+				double x =
+				    istat_interval(s, (enum istat_kind)k, (enum istat)st, iv);
+				struct anomaly_score sc;
+				if (anomaly_push(s->anom[j++], !isnan(x), x, &sc) && flagged)
+					flagged(ctx, (enum registry_kind)k, s, st, &sc);
+			}
+		}
+	}
+}
+
+double registry_zscore(const struct registry *r, enum registry_kind k, const struct reg_series *s)
+{
+	double best = NAN;
+	for (size_t j = 0; s->anom && s->anom[j]; j++) {
+		const struct anomaly_score *sc = anomaly_last(s->anom[j]);
+		if (sc->scored && (isnan(best) || fabs(sc->z) > fabs(best)))
+			best = sc->z;
+	}
+	return best;
+}
+
+bool registry_anomalous(const struct registry *r, enum registry_kind k, const struct reg_series *s,
+                        const char *stat, double *z)
+{
+	unsigned mask = r->cfg->anomaly_stats[k];
+	size_t j = 0;
+	bool any = false;
+	for (int st = 0; st < ISTAT_N && s->anom; st++) {
+		if (!(mask & (1u << st)))
+			continue;
+		const struct anomaly_score *sc = anomaly_last(s->anom[j++]);
+		if (!sc->flagged || (stat[0] && strcmp(stat, istat_name((enum istat)st)) != 0))
+			continue;
+		if (!any || fabs(sc->z) > fabs(*z))
+			*z = sc->z;
+		any = true;
+	}
+	return any;
+}
+
+const struct anomaly_conf *registry_anomaly_conf(const struct registry *r)
+{
+	return r->scoring ? &r->aconf : NULL;
+}
+
+unsigned registry_anomaly_stats(const struct registry *r, enum registry_kind k)
+{
+	return (unsigned)k < REG_KIND_COUNT ? r->cfg->anomaly_stats[k] : 0;
 }
 
 void registry_end_interval(struct registry *r)

@@ -16,6 +16,9 @@
 #include "metric.h"
 #include "selfstats.h"
 
+struct anomaly_base;
+struct anomaly_conf;
+struct anomaly_score;
 struct window;
 struct window_conf;
 
@@ -45,6 +48,9 @@ struct reg_series {
 	/* sliding windows (NULL until the first flush with windows, and again
 	 * once the series has been idle longer than the longest window) */
 	struct window *win;
+	/* anomaly.stats of its kind: one baseline per monitored stat, in the
+	 * order of the stat bits (NULL until its first scored interval) */
+	struct anomaly_base **anom;
 };
 
 struct registry *registry_new(const struct config *cfg); /* cfg borrowed for life */
@@ -78,6 +84,27 @@ struct reg_series *registry_next_shown(const struct registry *r, enum registry_k
  * window). Call after the last merge of the interval and before
  * registry_end_interval. No-op when windows.list is empty. */
 void registry_push_windows(struct registry *r);
+
+/* Scores this interval's value of every monitored stat (anomaly.stats) of
+ * every series except the internal ones against its baseline, then adds it
+ * to the baseline. Calls flagged for each stat whose |z| reached
+ * anomaly.threshold (may be NULL). Call after the last merge of the
+ * interval and before registry_end_interval. No-op when anomaly.stats is
+ * empty. */
+void registry_score(struct registry *r,
+                    void (*flagged)(void *ctx, enum registry_kind k, const struct reg_series *s,
+                                    int stat, const struct anomaly_score *sc),
+                    void *ctx);
+/* The series' z of this interval with the largest magnitude among its
+ * scored stats (signed); NaN when none was scored. */
+double registry_zscore(const struct registry *r, enum registry_kind k, const struct reg_series *s);
+/* Whether stat ("" = any) of the series was flagged this interval; *z its z. */
+bool registry_anomalous(const struct registry *r, enum registry_kind k, const struct reg_series *s,
+                        const char *stat, double *z);
+/* The scoring configuration (NULL when anomaly.stats is empty) and the
+ * monitored stat bits of kind k (istat.h), for the state file. */
+const struct anomaly_conf *registry_anomaly_conf(const struct registry *r);
+unsigned registry_anomaly_stats(const struct registry *r, enum registry_kind k);
 
 /* Ends the interval: counters to 0, timer values and set members cleared;
  * with statsd.delete_idle every series is removed instead (as the

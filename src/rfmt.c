@@ -4,13 +4,17 @@
  * overwrites every field of the hash. It knows nothing of hiredis. */
 #include "rfmt.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "anomaly.h"
 #include "buf.h"
 #include "cfgval.h"
 #include "htab.h"
+#include "istat.h"
 #include "num.h"
 
 #define MAX_ARGS 64
@@ -67,16 +71,8 @@ void rfmt_names_init(struct rfmt_names *n, const struct config *cfg)
 		snprintf(n->window[i], sizeof(n->window[i]), "%s", b.p);
 		buf_free(&b);
 	}
-	for (size_t i = 0; i < cfg->nwindow_quantiles && i < WINDOW_QMAX; i++) {
-		char num[NUM_FMT_MAX], *o = n->quantile[i];
-		num_format(cfg->window_quantiles[i], num);
-		*o++ = 'p';
-		for (const char *p = num; *p && o < n->quantile[i] + sizeof(n->quantile[i]) - 1;
-		     p++)
-			if (*p != '.')
-				*o++ = *p;
-		*o = '\0';
-	}
+	for (size_t i = 0; i < cfg->nwindow_quantiles && i < WINDOW_QMAX; i++)
+		istat_quantile_name(cfg->window_quantiles[i], n->quantile[i]);
 }
 
 const char *rfmt_type_name(enum metric_type t)
@@ -96,7 +92,7 @@ static size_t series_key(char *out, size_t cap, const struct config *cfg,
 }
 
 static void window_hash(const struct config *cfg, const struct rfmt_names *names,
-                        const struct reg_series *s, size_t i, int64_t ts,
+                        const struct reg_series *s, size_t i, int64_t ts, double zscore,
                         const struct rfmt_out *out)
 {
 	struct window_stats st;
@@ -135,6 +131,7 @@ static void window_hash(const struct config *cfg, const struct rfmt_names *names
 			arg_field(&a, names->quantile[q], st.q[q]);
 		break;
 	}
+	arg_field(&a, "zscore", zscore);
 	arg_field(&a, "covered", st.covered_s);
 	arg_str(&a, "updated");
 	arg_int(&a, ts);
@@ -194,12 +191,12 @@ static void history_entry(const struct config *cfg, const struct reg_series *s, 
 }
 
 void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
-                 const struct reg_series *s, int64_t ts, const struct rfmt_out *out)
+                 const struct reg_series *s, int64_t ts, double zscore, const struct rfmt_out *out)
 {
 	char key[256];
 	out->group_begin(out->ctx);
 	for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++)
-		window_hash(cfg, names, s, i, ts, out);
+		window_hash(cfg, names, s, i, ts, zscore, out);
 	if (cfg->redis_history_ms > 0)
 		history_entry(cfg, s, ts, out);
 	struct args z = {0};
@@ -275,6 +272,114 @@ void rfmt_events(const struct config *cfg, const struct buf *records, const stru
 		}
 		out->cmd(out->ctx, a.n, a.v, a.len);
 	}
+}
+
+void rfmt_anomaly(const struct config *cfg, const struct reg_series *s, const char *stat,
+                  const struct anomaly_score *sc, int64_t ts, const struct rfmt_out *out)
+{
+	char key[256];
+	struct args a = {0};
+	int kl = snprintf(key, sizeof(key), "%s:anomalies", cfg->redis_prefix);
+	arg_str(&a, "XADD");
+	arg(&a, key, (size_t)kl);
+	arg_str(&a, "MAXLEN");
+	arg_str(&a, "~");
+	arg_str(&a, "10000");
+	arg_str(&a, "*");
+	arg_str(&a, "series");
+	arg(&a, s->key, s->key_len);
+	arg_str(&a, "stat");
+	arg_str(&a, stat);
+	arg_field(&a, "value", sc->value);
+	arg_field(&a, "mean", sc->mean);
+	arg_field(&a, "stddev", sc->stddev);
+	arg_field(&a, "zscore", sc->z);
+	arg_str(&a, "ts");
+	arg_int(&a, ts);
+	out->cmd(out->ctx, a.n, a.v, a.len);
+}
+
+static const char *state_name(enum alert_state st)
+{
+	return st == ALERT_FIRING ? "firing" : st == ALERT_PENDING ? "pending" : "resolved";
+}
+
+/* "<rule>|<series>": the field of an instance in <prefix>:alerts. */
+static size_t instance_field(char *out, size_t cap, const char *rule, const char *series,
+                             size_t series_len)
+{
+	int n = snprintf(out, cap, "%s|%.*s", rule, (int)series_len, series);
+	return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}
+
+struct alerts_ctx {
+	const struct rfmt_out *out;
+	const char *key;
+	size_t kl;
+};
+
+static void alert_state_cmd(void *ctx, const struct alert_view *v)
+{
+	struct alerts_ctx *c = ctx;
+	char field[8192];
+	size_t fl = instance_field(field, sizeof(field), v->rule->name, v->series, v->series_len);
+	json_t *j = json_object();
+	json_object_set_new(j, "rule", json_string(v->rule->name));
+	json_object_set_new(j, "series", json_stringn(v->series, v->series_len));
+	json_object_set_new(j, "state", json_string(state_name(v->state)));
+	json_object_set_new(j, "severity", json_string(v->rule->severity));
+	json_object_set_new(j, "since", json_integer(v->since_ms / 1000));
+	if (v->starts_ms)
+		json_object_set_new(j, "starts", json_integer(v->starts_ms / 1000));
+	json_object_set_new(j, "value", isfinite(v->value) ? json_real(v->value) : json_null());
+	json_object_set_new(j, "last_notified", json_integer(v->last_notified_ms / 1000));
+	char fp[17];
+	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)v->fingerprint);
+	json_object_set_new(j, "fingerprint", json_string(fp));
+	char *txt = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!txt)
+		return;
+	struct args a = {0};
+	arg_str(&a, "HSET");
+	arg(&a, c->key, c->kl);
+	arg(&a, field, fl);
+	arg_str(&a, txt);
+	c->out->cmd(c->out->ctx, a.n, a.v, a.len);
+	free(txt);
+}
+
+void rfmt_alerts(const struct config *cfg, const struct alert_engine *e, const struct rfmt_out *out)
+{
+	char key[256];
+	int kl = snprintf(key, sizeof(key), "%s:alerts", cfg->redis_prefix);
+	struct alerts_ctx c = {out, key, (size_t)kl};
+	out->group_begin(out->ctx);
+	struct args d = {0};
+	arg_str(&d, "DEL");
+	arg(&d, key, (size_t)kl);
+	out->cmd(out->ctx, d.n, d.v, d.len);
+	alert_engine_each(e, alert_state_cmd, &c);
+	out->group_end(out->ctx);
+}
+
+void rfmt_alert_log(const struct config *cfg, const char *const *fields, size_t nfields,
+                    const struct rfmt_out *out)
+{
+	char key[256];
+	struct args a = {0};
+	int kl = snprintf(key, sizeof(key), "%s:alerts:log", cfg->redis_prefix);
+	arg_str(&a, "XADD");
+	arg(&a, key, (size_t)kl);
+	arg_str(&a, "MAXLEN");
+	arg_str(&a, "~");
+	arg_str(&a, "10000");
+	arg_str(&a, "*");
+	for (size_t i = 0; i + 1 < nfields && a.n + 2 <= MAX_ARGS; i += 2) {
+		arg_str(&a, fields[i]);
+		arg_str(&a, fields[i + 1]);
+	}
+	out->cmd(out->ctx, a.n, a.v, a.len);
 }
 
 void rfmt_finish(const struct config *cfg, const struct rfmt_names *names, int64_t ts,

@@ -10,11 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "buf.h"
 #include "config.h"
+#include "istat.h"
 #include "registry.h"
 #include "window.h"
 
+struct anomaly_score;
 /* Receives commands. group_begin/group_end bracket one series (MULTI/EXEC).
  * argv/len are borrowed until return. */
 struct rfmt_out {
@@ -28,7 +31,7 @@ struct rfmt_out {
  * computed once from the config. */
 struct rfmt_names {
 	char window[WINDOW_MAX][16];
-	char quantile[WINDOW_QMAX][16];
+	char quantile[WINDOW_QMAX][ISTAT_QNAME_MAX];
 };
 void rfmt_names_init(struct rfmt_names *n, const struct config *cfg);
 
@@ -36,9 +39,25 @@ void rfmt_names_init(struct rfmt_names *n, const struct config *cfg);
 const char *rfmt_type_name(enum metric_type t);
 
 /* One series: every window's hash (+ EXPIRE), its index entry, and with
- * redis.history a history entry of this interval's stats. */
+ * redis.history a history entry of this interval's stats. zscore (NaN =
+ * none) goes into every window hash. */
 void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
-                 const struct reg_series *s, int64_t ts, const struct rfmt_out *out);
+                 const struct reg_series *s, int64_t ts, double zscore, const struct rfmt_out *out);
+
+/* One flagged stat: XADD <prefix>:anomalies MAXLEN ~ 10000 * series S stat
+ * X value V mean M stddev D zscore Z ts T. */
+void rfmt_anomaly(const struct config *cfg, const struct reg_series *s, const char *stat,
+                  const struct anomaly_score *sc, int64_t ts, const struct rfmt_out *out);
+
+/* The alert instances as <prefix>:alerts, rewritten whole in one group:
+ * DEL, then HSET "<rule>|<series>" → JSON state per instance. */
+void rfmt_alerts(const struct config *cfg, const struct alert_engine *e,
+                 const struct rfmt_out *out);
+
+/* One entry of <prefix>:alerts:log (MAXLEN ~ 10000): fields name, value,
+ * name, value... (borrowed until return). */
+void rfmt_alert_log(const struct config *cfg, const char *const *fields, size_t nfields,
+                    const struct rfmt_out *out);
 
 /* The interval's DogStatsD events (XADD <prefix>:events, MAXLEN ~ 10000)
  * and service checks (HSET <prefix>:checks <name;tags> <status>), from the

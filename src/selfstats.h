@@ -51,6 +51,14 @@
 	X(G, redis_connected, "1 while the Redis connection is ready, else 0")                     \
 	X(G, redis_flush_ms, "duration of the last completed Redis flush, ms")                     \
 	X(G, redis_pending_replies, "replies awaited from Redis for the flush in flight")          \
+	X(C, anomalies, "series stats flagged by the anomaly scorer")                              \
+	X(C, alerts_fired, "alert instances that started firing")                                  \
+	X(C, alerts_resolved, "alert instances that resolved")                                     \
+	X(C, webhook_sent, "webhook notifications delivered (2xx)")                                \
+	X(C, webhook_retries, "webhook attempts retried (transport error, timeout, 429, 5xx)")     \
+	X(C, webhook_failed, "webhook notifications given up after the last retry or a 4xx")       \
+	X(C, webhook_dropped, "webhook notifications dropped: the queue was full")                 \
+	X(G, webhook_queue, "webhook notifications queued or in flight")                           \
 	X(G, last_msg_seen, "unix time of the last line received")                                 \
 	X(G, flush_duration_ms, "duration of the last flush, ms")                                  \
 	X(G, series, "live series in the registry")

@@ -76,9 +76,10 @@ wsp() {
 		}'
 }
 
-# wait_wsp STAT PATH VALUE: waits (20 s) until wsp STAT PATH prints VALUE.
+# wait_wsp STAT PATH VALUE: waits (40 s: carbon-cache writes late on a loaded
+# machine) until wsp STAT PATH prints VALUE.
 wait_wsp() {
-	WAIT_SECS=20 wait_for value_is "$3" wsp "$1" "$2"
+	WAIT_SECS=40 wait_for value_is "$3" wsp "$1" "$2"
 }
 
 # check_wsp DESCRIPTION STAT PATH VALUE

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "parse.h"
+#include "rules.h"
 
 #ifndef TEST_DATA_DIR
 #define TEST_DATA_DIR "tests/data"
@@ -61,7 +62,11 @@ static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "redis.db = 0\n"
                                    "redis.prefix = tallyd\n"
                                    "redis.history = 0s\n"
-                                   "redis.timeout = 5s\n";
+                                   "redis.timeout = 5s\n"
+                                   "anomaly.stats = counter.rate,timer.mean,timer.p99,gauge.value\n"
+                                   "anomaly.baseline = 1h\n"
+                                   "anomaly.threshold = 3\n"
+                                   "anomaly.min_intervals = 30\n";
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -873,7 +878,13 @@ static const struct file_err file_errs[] = {
     {"[server]\nudp = 1.2.3.4:1\n[nope]\n# c\nudp = x\n",
      "5: [nope] udp: unknown section (header on line 3)"},
     {"[nope]\nbogus\n", "2: expected \"key = value\", \"[section]\" or a comment, got \"bogus\""},
-    {"[alert cpu]\n", "1: [alert cpu]: unknown section"},
+    {"[alerts cpu]\n", "1: [alerts cpu]: unknown section"},
+    {"[alert cpu]\nstat = rate\nbogus = 1\n", "3: [alert cpu] bogus: unknown key"},
+    {"[webhook w]\nurl = http://127.0.0.1:1/\nurl = http://127.0.0.1:2/\n",
+     "3: [webhook w] url: set twice (first on line 2)"},
+    {"[anomaly]\nstats = gauge.p99\n",
+     "2: [anomaly] stats: gauge.p99: a gauge has no such stat (it has: value)"},
+    {"[anomaly]\nbaseline = 30s\n", "2: [anomaly] baseline: 30s is out of range 1m..1d"},
     {"[Server]\n\n[server]\n", "1: [Server]: unknown section"},
     {"udp = 1.2.3.4:5\n", "1: udp: key before any [section] header"},
     {"# c\n\n[server]\nudp 127.0.0.1:8125\n",
@@ -1381,6 +1392,145 @@ static void test_reference_file(void)
 	free(file);
 }
 
+/* The commented [alert]/[webhook] examples at the end of contrib/tallyd.conf,
+ * uncommented, load and check: the reference file shows only valid rules. */
+static void test_rules_examples(void)
+{
+	const char *path = TEST_DATA_DIR "/../../contrib/tallyd.conf";
+	size_t flen = 0;
+	char *file = read_file(path, &flen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(file);
+	const char *start = strstr(file, "# [alert NAME] and [webhook NAME]");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start);
+	struct buf ini = BUF_INIT;
+	size_t sections = 0;
+	for (const char *p = start; p < file + flen;) {
+		const char *e = memchr(p, '\n', (size_t)(file + flen - p));
+		size_t n = e ? (size_t)(e - p) : (size_t)(file + flen - p);
+		/* "# [section]" and "# key = value" lines; prose has no " = " */
+		if (n > 2 && p[0] == '#' && p[1] == ' ' &&
+		    ((p[2] == '[' && p[n - 1] == ']') || memmem(p, n, " = ", 3))) {
+			buf_append(&ini, p + 2, n - 2);
+			buf_putc(&ini, '\n');
+			sections += p[2] == '[';
+		}
+		p += n + 1;
+	}
+	CU_ASSERT_EQUAL(sections, 7);
+	struct config *c = config_new();
+	char tmp[256], err[512] = "";
+	CU_ASSERT_EQUAL(load_text(c, ini.p, ini.len, tmp, sizeof(tmp), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(config_validate(c, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "\nexamples: %s\n%s", err, ini.p);
+	CU_ASSERT_EQUAL(c->rules->nalerts, 4);
+	CU_ASSERT_EQUAL(c->rules->nwebhooks, 3);
+	config_free(c);
+	buf_free(&ini);
+	free(file);
+}
+
+/* Rules are checked by config_validate (against windows.list and the
+ * webhooks) with file and line; config_take_rules swaps them (SIGHUP). */
+static void test_rules_validate(void)
+{
+	static const struct {
+		const char *text;
+		const char *err; /* a piece of the message after "PATH:" */
+	} cases[] = {
+	    {"[alert a]\nstat = rate\nthreshold = 1\nwebhook = nope\n", "4: [alert a] webhook"},
+	    {"[alert a]\nstat = rate\nthreshold = 1\nwindow = 2m\n", "4: [alert a] window"},
+	    {"[webhook w]\nurl = http://127.0.0.1:1/\n[alert a]\nstat = p99\nthreshold = 1\n"
+	     "window = 5m\nwebhook = w\n",
+	     NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = config_new();
+		char tmp[256], err[512] = "", want[512];
+		CU_ASSERT_EQUAL(load_text(c, cases[i].text, strlen(cases[i].text), tmp, sizeof(tmp),
+		                          err, sizeof(err)),
+		                0);
+		int rc = config_validate(c, err, sizeof(err));
+		if (!cases[i].err) {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(c->rules->nalerts, 1);
+			CU_ASSERT_EQUAL(c->rules->alerts[0].window, 1); /* 5m in 1m,5m,15m,1h */
+		} else {
+			snprintf(want, sizeof(want), "%s:%s", tmp, cases[i].err);
+			CU_ASSERT_EQUAL(rc, -1);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+			if (!strstr(err, want))
+				fprintf(stderr, "\nrules case %zu: got '%s' want '%s'\n", i, err,
+				        want);
+		}
+		config_free(c);
+	}
+	/* the swap of a reload */
+	struct config *run = config_new(), *next = config_new();
+	char tmp[256], err[512];
+	const char *t = "[alert b]\nstat = rate\nthreshold = 2\n";
+	CU_ASSERT_EQUAL(load_text(next, t, strlen(t), tmp, sizeof(tmp), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(config_validate(next, err, sizeof(err)), 0);
+	config_take_rules(run, next);
+	CU_ASSERT_EQUAL(run->rules->nalerts, 1);
+	CU_ASSERT_STRING_EQUAL(run->rules->alerts[0].name, "b");
+	CU_ASSERT_EQUAL(next->rules->nalerts, 0);
+	config_free(next);
+	CU_ASSERT_DOUBLE_EQUAL(run->rules->alerts[0].threshold, 2, 0);
+	config_free(run);
+}
+
+/* [anomaly] against server.flush_interval: the defaults turn scoring off
+ * where they do not fit (a 1h interval gives 1 value an hour, fewer than
+ * 30); keys the user set are errors instead. */
+static void test_anomaly_validate(void)
+{
+	static const struct {
+		const char *o[4];
+		int rc;
+		bool scoring;
+		const char *err;
+	} cases[] = {
+	    {{"server.flush_interval=10s"}, 0, true, NULL},
+	    {{"server.flush_interval=1h", "windows.list="}, 0, false, NULL},
+	    {{"server.flush_interval=1h", "windows.list=", "anomaly.min_intervals=30"},
+	     0,
+	     false,
+	     NULL},
+	    {{"server.flush_interval=1h", "windows.list=", "anomaly.min_intervals=29"},
+	     -1,
+	     false,
+	     "anomaly.baseline"},
+	    {{"server.flush_interval=1h", "windows.list=", "anomaly.baseline=24h",
+	      "anomaly.min_intervals=24"},
+	     0,
+	     true,
+	     NULL},
+	    {{"server.flush_interval=1h", "windows.list=", "anomaly.stats="}, 0, false, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = config_new();
+		char err[512] = "";
+		for (size_t j = 0; j < 4 && cases[i].o[j]; j++)
+			CU_ASSERT_EQUAL(config_override(c, cases[i].o[j], err, sizeof(err)), 0);
+		int rc = config_validate(c, err, sizeof(err));
+		CU_ASSERT_EQUAL(rc, cases[i].rc);
+		bool scoring = false;
+		for (size_t k = 0; k < 4; k++)
+			scoring |= c->anomaly_stats[k] != 0;
+		if (rc == 0) {
+			CU_ASSERT_EQUAL(scoring, cases[i].scoring);
+		}
+		if (cases[i].err) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].err));
+		}
+		if (rc != cases[i].rc || (rc == 0 && scoring != cases[i].scoring))
+			fprintf(stderr, "\nanomaly case %zu: rc=%d scoring=%d err=%s\n", i, rc,
+			        scoring, err);
+		config_free(c);
+	}
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1397,7 +1547,10 @@ int main(void)
 	    !CU_add_test(s, "cfgval_format", test_cfgval_format) ||
 	    !CU_add_test(s, "validate", test_validate) || !CU_add_test(s, "secret", test_secret) ||
 	    !CU_add_test(s, "dump_roundtrip", test_dump_roundtrip) ||
-	    !CU_add_test(s, "reference_file", test_reference_file)) {
+	    !CU_add_test(s, "reference_file", test_reference_file) ||
+	    !CU_add_test(s, "rules_examples", test_rules_examples) ||
+	    !CU_add_test(s, "rules_validate", test_rules_validate) ||
+	    !CU_add_test(s, "anomaly_validate", test_anomaly_validate)) {
 		CU_cleanup_registry();
 		return 1;
 	}

@@ -18,7 +18,7 @@ struct rec {
 	struct buf t; /* "S name\n" per header, "LINE SECTION KEY=VALUE\n" per key */
 };
 
-static bool rec_section(void *ctx, const char *name, size_t len)
+static bool rec_section(void *ctx, const char *name, size_t len, unsigned long line)
 {
 	struct rec *r = ctx;
 	buf_printf(&r->t, "S %.*s\n", (int)len, name);
