@@ -449,6 +449,22 @@ bool registry_anomalous(const struct registry *r, enum registry_kind k, const st
 	return any;
 }
 
+int registry_restore_anomaly(struct registry *r, enum registry_kind k, const char *key,
+                             size_t key_len, struct anomaly_base **bases)
+{
+	if ((int)k < 0 || k >= REG_KIND_COUNT || !r->scoring)
+		return -1;
+	struct reg_series *s = lookup(&r->kinds[k], key, key_len);
+	size_t n = 0;
+	while (bases[n])
+		n++;
+	if (!s || n == 0 || n != popcount(r->cfg->anomaly_stats[k]))
+		return -1;
+	anom_free(s);
+	s->anom = bases;
+	return 0;
+}
+
 const struct anomaly_conf *registry_anomaly_conf(const struct registry *r)
 {
 	return r->scoring ? &r->aconf : NULL;

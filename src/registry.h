@@ -125,6 +125,14 @@ int registry_restore_window(struct registry *r, enum registry_kind k, const char
                             size_t key_len, size_t name_len, enum metric_type type,
                             struct window *w);
 
+/* Attaches anomaly baselines restored from the state file to the series
+ * key of kind k (restored just before by registry_restore_window). Takes
+ * ownership of bases (NULL-terminated, built on registry_anomaly_conf(r))
+ * on success (0); -1 (bases left to the caller) when the series is absent
+ * or their number is not that of the kind's monitored stats. */
+int registry_restore_anomaly(struct registry *r, enum registry_kind k, const char *key,
+                             size_t key_len, struct anomaly_base **bases);
+
 /* Admin views, in the reference's util.inspect style: `counters`,
  * `timers`, `gauges` (and `sets`). Appends to out, without the END line. */
 void registry_inspect(const struct registry *r, enum registry_kind k, struct buf *out);

@@ -1,9 +1,10 @@
-/* state: saves every series' sliding windows to server.state_file and
- * restores them at start. The file is a header (magic, version, the window
- * configuration, creation time), one record per series (kind, wire type,
- * key, window_encode bytes) and a trailer (record count, htab_hash of all
- * before it). It never touches sockets or the event loop; flush calls
- * state_save every minute and at shutdown, main calls state_load. */
+/* state: saves every series' sliding windows and anomaly baselines to
+ * server.state_file and restores them at start. The file is a header
+ * (magic, version, the window configuration, creation time, the anomaly
+ * configuration), one record per series (kind, wire type, key,
+ * window_encode bytes, anomaly_encode bytes of each baseline) and a trailer
+ * (record count, htab_hash of all before it). It never touches sockets or the event loop; flush
+ * calls state_save every minute and at shutdown, main calls state_load. */
 #include "state.h"
 
 #include <errno.h>
@@ -16,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anomaly.h"
 #include "htab.h"
+#include "istat.h"
 #include "log.h"
 #include "registry.h"
 #include "window.h"
@@ -44,6 +47,11 @@ void state_encode(const struct registry *r, int64_t created, struct buf *out)
 		buf_put_f64(out, c->quantiles[i]);
 	buf_put_f64(out, c->accuracy);
 	buf_put_u64(out, (uint64_t)created);
+	/* the baselines are kept only under the same baseline length and stats */
+	const struct anomaly_conf *ac = registry_anomaly_conf(r);
+	buf_put_u64(out, ac ? (uint64_t)ac->baseline_ms : 0);
+	for (int k = 0; k < REG_KIND_COUNT; k++)
+		buf_put_u32(out, registry_anomaly_stats(r, (enum registry_kind)k));
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
 		size_t pos = 0;
 		const struct reg_series *s;
@@ -59,6 +67,16 @@ void state_encode(const struct registry *r, int64_t created, struct buf *out)
 			buf_append(out, s->key, s->key_len);
 			buf_put_u32(out, (uint32_t)win.len);
 			buf_append(out, win.p, win.len);
+			uint32_t nb = 0;
+			while (s->anom && s->anom[nb])
+				nb++;
+			buf_put_u32(out, nb);
+			for (uint32_t j = 0; j < nb; j++) {
+				buf_reset(&win);
+				anomaly_encode(s->anom[j], &win);
+				buf_put_u32(out, (uint32_t)win.len);
+				buf_append(out, win.p, win.len);
+			}
 			n++;
 		}
 	}
@@ -117,9 +135,10 @@ static double get_f64(struct rd *r)
 }
 
 /* Compares the header with the registry's window configuration. */
-static bool check_header(struct rd *rd, const struct window_conf *c, int64_t *created, char *err,
-                         size_t errlen)
+static bool check_header(struct rd *rd, const struct registry *r, int64_t *created, bool *anom_ok,
+                         char *err, size_t errlen)
 {
+	const struct window_conf *c = registry_window_conf(r);
 	const unsigned char *m = get_raw(rd, MAGIC_LEN);
 	if (!m || memcmp(m, STATE_MAGIC, MAGIC_LEN) != 0) {
 		snprintf(err, errlen, "not a tallyd state file (bad magic)");
@@ -157,6 +176,13 @@ static bool check_header(struct rd *rd, const struct window_conf *c, int64_t *cr
 		return false;
 	}
 	*created = (int64_t)get_u64(rd);
+	/* A different anomaly configuration is no reason to drop the windows:
+	 * only the baselines are left out. */
+	const struct anomaly_conf *ac = registry_anomaly_conf(r);
+	*anom_ok = ac && (int64_t)get_u64(rd) == ac->baseline_ms;
+	for (int k = 0; k < REG_KIND_COUNT; k++)
+		if (get_u32(rd) != registry_anomaly_stats(r, (enum registry_kind)k))
+			*anom_ok = false;
 	if (rd->bad) {
 		snprintf(err, errlen, "truncated header");
 		return false;
@@ -170,7 +196,15 @@ struct rec {
 	const char *key;
 	size_t key_len, name_len;
 	struct window *win;
+	struct anomaly_base **anom; /* NULL-terminated, or NULL */
 };
+
+static void anom_free(struct anomaly_base **a)
+{
+	for (size_t i = 0; a && a[i]; i++)
+		anomaly_base_free(a[i]);
+	free(a);
+}
 
 /* The intervals the server was down for pass as idle pushes, so data
  * older than a window does not come back into it. false when the window
@@ -204,7 +238,9 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
                   size_t errlen)
 {
 	int64_t created = 0;
+	bool anom_ok = false;
 	const struct window_conf *c = registry_window_conf(r);
+	const struct anomaly_conf *ac = registry_anomaly_conf(r);
 	const unsigned char *p = data;
 	struct rec *recs = NULL;
 	size_t nrecs = 0, cap = 0;
@@ -225,7 +261,7 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
 		return -1;
 	}
 	struct rd rd = {p, len - TRAILER_LEN, 0, false};
-	if (!check_header(&rd, c, &created, err, errlen))
+	if (!check_header(&rd, r, &created, &anom_ok, err, errlen))
 		return -1;
 	while (rd.pos < rd.len) {
 		struct rec rc;
@@ -234,6 +270,17 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
 		const unsigned char *key = get_raw(&rd, key_len);
 		uint32_t wlen = get_u32(&rd);
 		const unsigned char *wb = get_raw(&rd, wlen);
+		uint32_t nb = get_u32(&rd);
+		const unsigned char *ab[ISTAT_N];
+		uint32_t al[ISTAT_N];
+		if (nb > ISTAT_N) {
+			snprintf(err, errlen, "bad record %zu", nrecs);
+			goto fail;
+		}
+		for (uint32_t j = 0; j < nb; j++) {
+			al[j] = get_u32(&rd);
+			ab[j] = get_raw(&rd, al[j]);
+		}
 		if (rd.bad) {
 			snprintf(err, errlen, "truncated record %zu", nrecs);
 			goto fail;
@@ -248,11 +295,25 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
 		                  (const char *)key,
 		                  key_len,
 		                  name_len,
+		                  NULL,
 		                  NULL};
 		rc.win = window_decode(c, rc.type, wb, wlen);
 		if (!rc.win) {
 			snprintf(err, errlen, "bad window in record %zu", nrecs);
 			goto fail;
+		}
+		if (anom_ok && nb > 0) {
+			rc.anom = xcalloc(nb + 1, sizeof(*rc.anom));
+			for (uint32_t j = 0; j < nb; j++) {
+				rc.anom[j] = anomaly_decode(ac, ab[j], al[j]);
+				if (!rc.anom[j]) {
+					window_free(rc.win);
+					anom_free(rc.anom);
+					snprintf(err, errlen, "bad anomaly baseline in record %zu",
+					         nrecs);
+					goto fail;
+				}
+			}
 		}
 		if (nrecs == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -266,20 +327,33 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
 		goto fail;
 	}
 	uint64_t gap = now > created ? (uint64_t)((now - created) * 1000 / c->interval_ms) : 0;
+	/* Baselines do not count the time the server was down (catching up
+	 * would cost up to baseline/interval pushes each); after a gap as long
+	 * as the baseline they are too old and start afresh. */
+	bool anom_keep = ac && gap * (uint64_t)c->interval_ms < (uint64_t)ac->baseline_ms;
 	for (size_t i = 0; i < nrecs; i++) {
 		if (!catch_up(recs[i].win, recs[i].type, c, gap)) {
 			window_free(recs[i].win);
+			anom_free(recs[i].anom);
 			continue;
 		}
 		if (registry_restore_window(r, recs[i].kind, recs[i].key, recs[i].key_len,
-		                            recs[i].name_len, recs[i].type, recs[i].win) == 0)
+		                            recs[i].name_len, recs[i].type, recs[i].win) == 0) {
 			restored++;
+			if (anom_keep && recs[i].anom &&
+			    registry_restore_anomaly(r, recs[i].kind, recs[i].key, recs[i].key_len,
+			                             recs[i].anom) == 0)
+				recs[i].anom = NULL;
+		}
+		anom_free(recs[i].anom);
 	}
 	free(recs);
 	return restored;
 fail:
-	for (size_t i = 0; i < nrecs; i++)
+	for (size_t i = 0; i < nrecs; i++) {
 		window_free(recs[i].win);
+		anom_free(recs[i].anom);
+	}
 	free(recs);
 	return -1;
 }

@@ -1,4 +1,4 @@
-/* state: the sliding windows of every series saved to server.state_file
+/* state: the sliding windows (and anomaly baselines) of every series saved to server.state_file
  * (atomically: temp file, fsync, rename, fsync of the directory) and
  * restored at start, so a restart keeps the windows up to the 1h one.
  * Domain layer: plain file I/O only, no sockets. */
@@ -12,7 +12,7 @@
 
 struct registry;
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: anomaly baselines */
 
 /* The state of every series that has windows, appended to out; created is
  * the unix time written in the header. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anomaly.h"
 #include "buf.h"
 #include "config.h"
 #include "hll.h"
@@ -425,10 +426,12 @@ static void test_mismatch(void)
 	/* another format version, correctly sealed */
 	struct registry *b = registry_new(cfg);
 	char err[256] = "";
-	enc.p[9] = 2;
+	enc.p[9] = STATE_VERSION + 1;
 	reseal(enc.p, enc.len, NRSERIES);
 	CU_ASSERT_EQUAL(state_decode(b, enc.p, enc.len, T0, err, sizeof(err)), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "format version 2"));
+	char want[64];
+	snprintf(want, sizeof(want), "format version %d", STATE_VERSION + 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
 	/* not a state file */
 	CU_ASSERT_EQUAL(state_decode(b, "hello world, this is not state", 30, T0, err, sizeof(err)),
 	                -1);
@@ -615,6 +618,87 @@ static void test_save_load_files(void)
 	config_free(cfg);
 }
 
+/* ---- anomaly baselines ---- */
+
+/* One interval of the counter and the gauge of make_reg, scored. */
+static void score_step(struct registry *r, int t)
+{
+	struct reg_series *c = find(r, REG_COUNTERS, "hits;env=prod");
+	struct reg_series *g = find(r, REG_GAUGES, "temp");
+	c->value = 100 + (t * 7919 % 13);
+	c->updated = true;
+	g->value = 20 + (t * 104729 % 5) * 0.25;
+	g->updated = true;
+	registry_score(r, NULL, NULL);
+	registry_end_interval(r);
+}
+
+static bool same_score(const struct reg_series *x, const struct reg_series *y)
+{
+	for (size_t j = 0; x->anom && x->anom[j]; j++) {
+		if (!y->anom || !y->anom[j])
+			return false;
+		const struct anomaly_score *a = anomaly_last(x->anom[j]);
+		const struct anomaly_score *b = anomaly_last(y->anom[j]);
+		if (a->n != b->n || a->scored != b->scored || !same_double(a->z, b->z) ||
+		    !same_double(a->mean, b->mean))
+			return false;
+	}
+	return true;
+}
+
+static void test_anomaly_round_trip(void)
+{
+	struct config *cfg = make_cfg(NULL);
+	struct registry *a = make_reg(cfg, 10), *b = registry_new(cfg);
+	for (int t = 0; t < 60; t++)
+		score_step(a, t);
+	struct reg_series *ac = find(a, REG_COUNTERS, "hits;env=prod");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ac->anom);
+	CU_ASSERT(anomaly_last(ac->anom[0])->scored);
+	struct buf enc = BUF_INIT;
+	char err[256] = "";
+	state_encode(a, T0, &enc);
+	CU_ASSERT_EQUAL(state_decode(b, enc.p, enc.len, T0 + 30, err, sizeof(err)), (long)NRSERIES);
+	const char *keys[] = {"hits;env=prod", "temp"};
+	enum registry_kind kinds[] = {REG_COUNTERS, REG_GAUGES};
+	for (size_t i = 0; i < 2; i++) {
+		struct reg_series *x = find(a, kinds[i], keys[i]), *y = find(b, kinds[i], keys[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+		CU_ASSERT_PTR_NOT_NULL(y->anom);
+		CU_ASSERT(same_score(x, y));
+	}
+	/* both score on identically */
+	for (int t = 60; t < 100; t++) {
+		score_step(a, t);
+		score_step(b, t);
+	}
+	for (size_t i = 0; i < 2; i++)
+		CU_ASSERT(same_score(find(a, kinds[i], keys[i]), find(b, kinds[i], keys[i])));
+	registry_free(b);
+
+	/* another baseline length: the windows come back, the baselines do not */
+	const char *over[] = {"anomaly.baseline=2h", NULL};
+	struct config *c2 = make_cfg(over);
+	b = registry_new(c2);
+	CU_ASSERT_EQUAL(state_decode(b, enc.p, enc.len, T0, err, sizeof(err)), (long)NRSERIES);
+	CU_ASSERT_PTR_NOT_NULL(find(b, REG_COUNTERS, "hits;env=prod")->win);
+	CU_ASSERT_PTR_NULL(find(b, REG_COUNTERS, "hits;env=prod")->anom);
+	registry_free(b);
+	config_free(c2);
+
+	/* down for as long as the baseline: the baselines are too old */
+	b = registry_new(cfg);
+	CU_ASSERT_EQUAL(state_decode(b, enc.p, enc.len, T0 + 3600, err, sizeof(err)) >= 0, 1);
+	struct reg_series *y = find(b, REG_COUNTERS, "hits;env=prod");
+	CU_ASSERT(y == NULL || y->anom == NULL);
+	registry_free(b);
+
+	buf_free(&enc);
+	registry_free(a);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -627,6 +711,7 @@ int main(void)
 	CU_add_test(s, "mismatched configuration or version refused", test_mismatch);
 	CU_add_test(s, "truncated and corrupt files refused", test_corrupt);
 	CU_add_test(s, "atomic save, load, bad file moved aside", test_save_load_files);
+	CU_add_test(s, "anomaly baselines saved and restored", test_anomaly_round_trip);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
