@@ -62,6 +62,20 @@ static void arg_field(struct args *a, const char *name, double v)
 	arg_num(a, v);
 }
 
+/* "XADD key MAXLEN ~ maxlen *": the head of every stream entry. */
+static void arg_xadd(struct args *a, const char *key, size_t kl, int64_t maxlen)
+{
+	arg_str(a, "XADD");
+	arg(a, key, kl);
+	arg_str(a, "MAXLEN");
+	arg_str(a, "~");
+	arg_int(a, maxlen);
+	arg_str(a, "*");
+}
+
+/* Streams that are not per series keep about this many entries. */
+#define STREAM_MAXLEN 10000
+
 void rfmt_names_init(struct rfmt_names *n, const struct config *cfg)
 {
 	memset(n, 0, sizeof(*n));
@@ -153,12 +167,7 @@ static void history_entry(const struct config *cfg, const struct reg_series *s, 
 	size_t kl = series_key(key, sizeof(key), cfg, s, "history");
 	int64_t keep = cfg->redis_history_ms / cfg->flush_interval_ms;
 
-	arg_str(&a, "XADD");
-	arg(&a, key, kl);
-	arg_str(&a, "MAXLEN");
-	arg_str(&a, "~");
-	arg_int(&a, keep > 0 ? keep : 1);
-	arg_str(&a, "*");
+	arg_xadd(&a, key, kl, keep > 0 ? keep : 1);
 	arg_str(&a, "ts");
 	arg_int(&a, ts);
 	switch (s->type) {
@@ -240,12 +249,7 @@ void rfmt_events(const struct config *cfg, const struct buf *records, const stru
 	while (next_field(records, &pos, &f, &fl)) {
 		struct args a = {0};
 		if (fl == 1 && f[0] == 'e') {
-			arg_str(&a, "XADD");
-			arg(&a, ekey, (size_t)el);
-			arg_str(&a, "MAXLEN");
-			arg_str(&a, "~");
-			arg_str(&a, "10000");
-			arg_str(&a, "*");
+			arg_xadd(&a, ekey, (size_t)el, STREAM_MAXLEN);
 			for (size_t i = 0; i < 9 && next_field(records, &pos, &f, &fl); i++) {
 				arg_str(&a, event_fields[i]);
 				arg(&a, f, fl);
@@ -280,12 +284,7 @@ void rfmt_anomaly(const struct config *cfg, const struct reg_series *s, const ch
 	char key[256];
 	struct args a = {0};
 	int kl = snprintf(key, sizeof(key), "%s:anomalies", cfg->redis_prefix);
-	arg_str(&a, "XADD");
-	arg(&a, key, (size_t)kl);
-	arg_str(&a, "MAXLEN");
-	arg_str(&a, "~");
-	arg_str(&a, "10000");
-	arg_str(&a, "*");
+	arg_xadd(&a, key, (size_t)kl, STREAM_MAXLEN);
 	arg_str(&a, "series");
 	arg(&a, s->key, s->key_len);
 	arg_str(&a, "stat");
@@ -369,12 +368,7 @@ void rfmt_alert_log(const struct config *cfg, const char *const *fields, size_t 
 	char key[256];
 	struct args a = {0};
 	int kl = snprintf(key, sizeof(key), "%s:alerts:log", cfg->redis_prefix);
-	arg_str(&a, "XADD");
-	arg(&a, key, (size_t)kl);
-	arg_str(&a, "MAXLEN");
-	arg_str(&a, "~");
-	arg_str(&a, "10000");
-	arg_str(&a, "*");
+	arg_xadd(&a, key, (size_t)kl, STREAM_MAXLEN);
 	for (size_t i = 0; i + 1 < nfields && a.n + 2 <= MAX_ARGS; i += 2) {
 		arg_str(&a, fields[i]);
 		arg_str(&a, fields[i + 1]);

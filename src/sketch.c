@@ -1,9 +1,9 @@
 /* sketch: DDSketch (Masson, Rim, Lee, VLDB 2019) — logarithmic buckets with
- * a relative-accuracy guarantee, a positive and a negative store of uint64
- * counts bounded by max_buckets (collapsing the lowest values), a zero count,
- * exact merge/subtract and quantiles. It does not keep min/max/sum (window.c
- * does) nor encode: the frozen byte form is sketch_frozen.c. Called by
- * window.c per flush. */
+ * a relative-accuracy guarantee, a positive and a negative store of counts
+ * (32-bit until a store's total needs 64) bounded by max_buckets (collapsing
+ * the lowest values), a zero count, exact merge/subtract and quantiles. It
+ * does not keep min/max/sum (window.c does) nor encode: the frozen byte form
+ * is sketch_frozen.c. Called by window.c per flush. */
 #include "sketch.h"
 
 #include <float.h>
@@ -107,7 +107,33 @@ static void store_reset(struct store *st)
 	st->lo = 1;
 	st->hi = 0;
 	st->collapsed = false;
+	st->wide = false;
 	st->n = 0;
+}
+
+/* Reallocates st's counts at the width `wide`, keeping them. */
+static void store_rewidth(struct store *st, bool wide)
+{
+	if (st->wide == wide)
+		return;
+	if (st->c) {
+		void *c = xcalloc(st->cap, wide ? sizeof(uint64_t) : sizeof(uint32_t));
+		for (uint32_t i = 0; i < st->cap; i++) {
+			if (wide)
+				((uint64_t *)c)[i] = ((const uint32_t *)st->c)[i];
+			else
+				((uint32_t *)c)[i] = (uint32_t)((const uint64_t *)st->c)[i];
+		}
+		free(st->c);
+		st->c = c;
+	}
+	st->wide = wide;
+}
+
+void sketch_store_room(struct store *st, uint64_t more)
+{
+	if (!st->wide && more > UINT32_MAX - st->n)
+		store_rewidth(st, true);
 }
 
 /* Makes [a, b] addressable (b - a + 1 <= maxb), keeping the counts of keys
@@ -119,17 +145,20 @@ static void store_ensure(struct store *st, int32_t a, int32_t b, int32_t klo, in
 	const int64_t need = (int64_t)b - a + 1;
 	const bool keep = klo <= khi;
 	const size_t nkeep = keep ? (size_t)((int64_t)khi - klo + 1) : 0;
+	const size_t esz = store_esz(st);
+	unsigned char *base = st->c;
 	if (st->c && a >= st->off && (int64_t)b < (int64_t)st->off + st->cap)
 		return;
 	if (st->c && need <= (int64_t)st->cap) { /* slide within the allocation */
 		int64_t off = a < st->off ? (int64_t)b - st->cap + 1 : a;
 		if (keep) {
-			memmove(st->c + (klo - off), slot(st, klo), nkeep * sizeof(uint64_t));
-			memset(st->c, 0, (size_t)(klo - off) * sizeof(uint64_t));
+			memmove(base + (size_t)(klo - off) * esz, base + cidx(st, klo) * esz,
+			        nkeep * esz);
+			memset(base, 0, (size_t)(klo - off) * esz);
 			size_t top = (size_t)(khi - off + 1);
-			memset(st->c + top, 0, (st->cap - top) * sizeof(uint64_t));
+			memset(base + top * esz, 0, (st->cap - top) * esz);
 		} else {
-			memset(st->c, 0, st->cap * sizeof(uint64_t));
+			memset(base, 0, st->cap * esz);
 		}
 		st->off = (int32_t)off;
 		return;
@@ -145,9 +174,9 @@ static void store_ensure(struct store *st, int32_t a, int32_t b, int32_t klo, in
 		off = a - spare; /* growing down */
 	else
 		off = a;
-	uint64_t *c = xcalloc((size_t)cap, sizeof(uint64_t));
+	unsigned char *c = xcalloc((size_t)cap, esz);
 	if (keep)
-		memcpy(c + (klo - off), slot(st, klo), nkeep * sizeof(uint64_t));
+		memcpy(c + (size_t)(klo - off) * esz, base + cidx(st, klo) * esz, nkeep * esz);
 	free(st->c);
 	st->c = c;
 	st->off = (int32_t)off;
@@ -180,12 +209,12 @@ int32_t sketch_store_prepare(struct store *st, int32_t slo, int32_t shi, bool sc
 		uint64_t sum = 0;
 		int32_t top = st->hi < floor ? st->hi : floor;
 		for (int32_t k = st->lo; k <= top; k++) {
-			sum += *slot(st, k);
-			*slot(st, k) = 0;
+			sum += cget(st, k);
+			cset(st, k, 0);
 		}
 		/* what is left above the floor is kept; the floor gets the sum */
 		store_ensure(st, lo, hi, floor + 1, st->hi, slack, maxb);
-		*slot(st, floor) += sum;
+		cadd(st, floor, sum);
 	}
 	st->lo = lo;
 	st->hi = hi;
@@ -201,15 +230,16 @@ static void store_add_slow(struct store *st, int32_t k, uint32_t maxb)
 		slack = ADD_SLACK_MIN;
 	if (slack > ADD_SLACK_MAX)
 		slack = ADD_SLACK_MAX;
+	sketch_store_room(st, 1);
 	int32_t floor = sketch_store_prepare(st, k, k, false, slack, maxb);
-	*slot(st, k < floor ? floor : k) += 1;
+	cadd(st, k < floor ? floor : k, 1);
 	st->n++;
 }
 
 static inline void store_add(struct store *st, int32_t k, uint32_t maxb)
 {
-	if (k >= st->lo && k <= st->hi) {
-		*slot(st, k) += 1;
+	if (k >= st->lo && k <= st->hi && (st->wide || st->n < UINT32_MAX)) {
+		cadd(st, k, 1);
 		st->n++;
 		return;
 	}
@@ -224,18 +254,22 @@ void sketch_store_settle(struct store *st)
 		store_reset(st);
 		return;
 	}
-	if (*slot(st, st->lo) == 0)
+	if (cget(st, st->lo) == 0)
 		st->collapsed = false;
-	while (*slot(st, st->lo) == 0)
+	while (cget(st, st->lo) == 0)
 		st->lo++;
-	while (*slot(st, st->hi) == 0)
+	while (cget(st, st->hi) == 0)
 		st->hi--;
+	if (st->wide && st->n <= UINT32_MAX)
+		store_rewidth(st, false);
 	int64_t need = (int64_t)st->hi - st->lo + 1;
 	if ((int64_t)st->cap > need + 48) { /* shrink: windows slide */
+		const size_t esz = store_esz(st);
 		int64_t cap = need + MERGE_SLACK;
 		int64_t off = st->lo - MERGE_SLACK / 2;
-		uint64_t *c = xcalloc((size_t)cap, sizeof(uint64_t));
-		memcpy(c + (st->lo - off), slot(st, st->lo), (size_t)need * sizeof(uint64_t));
+		unsigned char *c = xcalloc((size_t)cap, esz);
+		memcpy(c + (size_t)(st->lo - off) * esz,
+		       (unsigned char *)st->c + cidx(st, st->lo) * esz, (size_t)need * esz);
 		free(st->c);
 		st->c = c;
 		st->off = (int32_t)off;
@@ -252,19 +286,23 @@ static void store_merge(struct store *st, const struct store *src, uint32_t maxb
 		return;
 	const uint64_t n = src->n;
 	const int32_t lo = src->lo, hi = src->hi;
+	sketch_store_room(st, n);
 	int32_t floor = sketch_store_prepare(st, lo, hi, src->collapsed, MERGE_SLACK, maxb);
 	int32_t k = lo;
 	if (floor != NO_FLOOR && k < floor) {
 		uint64_t sum = 0;
 		for (; k < floor && k <= hi; k++)
-			sum += *slot(src, k);
-		*slot(st, floor) += sum;
+			sum += cget(src, k);
+		cadd(st, floor, sum);
 	}
-	if (k <= hi) {
-		uint64_t *d = slot(st, k);
-		const uint64_t *c = slot(src, k);
+	if (k <= hi && !st->wide && !src->wide) { /* the common case, vectorised */
+		uint32_t *d = (uint32_t *)st->c + cidx(st, k);
+		const uint32_t *c = (const uint32_t *)src->c + cidx(src, k);
 		for (size_t i = 0, m = (size_t)((int64_t)hi - k + 1); i < m; i++)
 			d[i] += c[i];
+	} else {
+		for (; k <= hi; k++)
+			cadd(st, k, cget(src, k));
 	}
 	st->n += n;
 }
@@ -277,7 +315,7 @@ static uint64_t floor_part(const struct store *st, const struct store *src, int3
 	int32_t k = src->lo;
 	if (st->collapsed)
 		for (; k <= st->lo && k <= src->hi; k++)
-			sum += *slot(src, k);
+			sum += cget(src, k);
 	*next = k;
 	return sum;
 }
@@ -290,16 +328,15 @@ static bool store_can_subtract(const struct store *st, const struct store *src)
 		return true;
 	if (src->n > st->n || store_empty(st))
 		return false;
-	if (floor_part(st, src, &k) > *slot(st, st->lo))
+	if (floor_part(st, src, &k) > cget(st, st->lo))
 		return false;
 	if (k > src->hi)
 		return true;
 	if (k < st->lo || src->hi > st->hi) /* src->lo and src->hi are non-empty */
 		return false;
-	const uint64_t *d = slot(st, k), *c = slot(src, k);
 	bool bad = false;
-	for (size_t i = 0, m = (size_t)((int64_t)src->hi - k + 1); i < m; i++)
-		bad |= c[i] > d[i];
+	for (; k <= src->hi; k++)
+		bad |= cget(src, k) > cget(st, k);
 	return !bad;
 }
 
@@ -311,13 +348,9 @@ static void store_subtract(struct store *st, const struct store *src)
 		return;
 	const uint64_t n = src->n;
 	const int32_t hi = src->hi;
-	*slot(st, st->lo) -= floor_part(st, src, &k);
-	if (k <= hi) {
-		uint64_t *d = slot(st, k);
-		const uint64_t *c = slot(src, k);
-		for (size_t i = 0, m = (size_t)((int64_t)hi - k + 1); i < m; i++)
-			d[i] -= c[i];
-	}
+	csub(st, st->lo, floor_part(st, src, &k));
+	for (; k <= hi; k++)
+		csub(st, k, cget(src, k));
 	st->n -= n;
 	sketch_store_settle(st);
 }
@@ -422,14 +455,14 @@ static int32_t store_rank(const struct store *st, uint64_t r)
 	uint64_t cum = 0;
 	if (r < st->n / 2) {
 		for (int32_t k = st->lo;; k++) {
-			cum += *slot(st, k);
+			cum += cget(st, k);
 			if (cum > r || k == st->hi)
 				return k;
 		}
 	}
 	r = st->n - 1 - r; /* rank from the top */
 	for (int32_t k = st->hi;; k--) {
-		cum += *slot(st, k);
+		cum += cget(st, k);
 		if (cum > r || k == st->lo)
 			return k;
 	}
@@ -454,5 +487,6 @@ double sketch_quantile(const struct sketch *s, double q)
 
 size_t sketch_memory(const struct sketch *s)
 {
-	return sizeof(*s) + ((size_t)s->st[POS].cap + s->st[NEG].cap) * sizeof(uint64_t);
+	return sizeof(*s) + (size_t)s->st[POS].cap * store_esz(&s->st[POS]) +
+	       (size_t)s->st[NEG].cap * store_esz(&s->st[NEG]);
 }

@@ -131,18 +131,28 @@ static inline bool fcur_next(struct fcur *cur, const struct fstore *fs, int32_t 
 	return true;
 }
 
-static void fstore_merge(struct store *st, const struct fstore *fs, uint32_t maxb)
+/* st += fs. fs->n may be 0 (unknown, trusted data): the walk counts it,
+ * and sets fs->n and fs->end. */
+static void fstore_merge(struct store *st, struct fstore *fs, uint32_t maxb)
 {
 	struct fcur cur;
 	int32_t k;
 	uint64_t c;
+	uint64_t n = 0;
 	if (!fs->nonempty)
 		return;
+	sketch_store_room(st, fs->n);
 	int32_t floor = sketch_store_prepare(st, fs->lo, fs->hi, fs->collapsed, MERGE_SLACK, maxb);
 	fcur_init(&cur, fs);
-	while (fcur_next(&cur, fs, &k, &c))
-		*slot(st, k < floor ? floor : k) += c;
-	st->n += fs->n;
+	while (fcur_next(&cur, fs, &k, &c)) {
+		n += c;
+		if (!st->wide && n > UINT32_MAX - st->n) /* only when fs->n was unknown */
+			sketch_store_room(st, n);
+		cadd(st, k < floor ? floor : k, c);
+	}
+	st->n += n;
+	fs->n = n;
+	fs->end = cur.p;
 }
 
 /* Adds back the first `limit` buckets of fs that fstore_take removed. */
@@ -153,17 +163,18 @@ static void fstore_give_back(struct store *st, const struct fstore *fs, size_t l
 	uint64_t c;
 	fcur_init(&cur, fs);
 	for (size_t i = 0; i < limit && fcur_next(&cur, fs, &k, &c); i++)
-		*slot(st, store_map(st, k)) += c;
+		cadd(st, store_map(st, k), c);
 }
 
 /* Removes fs's buckets from st in one pass; if a count would go negative
  * it puts back what it took and returns false. st->n and the range are
- * left for the caller to settle. */
-static bool fstore_take(struct store *st, const struct fstore *fs)
+ * left for the caller to settle. Sets fs->n (it may be 0, unknown, before)
+ * and fs->end. */
+static bool fstore_take(struct store *st, struct fstore *fs)
 {
 	struct fcur cur;
 	int32_t k;
-	uint64_t c;
+	uint64_t c, n = 0;
 	size_t taken = 0;
 	if (!fs->nonempty)
 		return true;
@@ -172,13 +183,16 @@ static bool fstore_take(struct store *st, const struct fstore *fs)
 	fcur_init(&cur, fs);
 	while (fcur_next(&cur, fs, &k, &c)) {
 		int32_t m = store_map(st, k);
-		if (m < st->lo || m > st->hi || c > *slot(st, m)) {
+		if (m < st->lo || m > st->hi || c > cget(st, m)) {
 			fstore_give_back(st, fs, taken);
 			return false;
 		}
-		*slot(st, m) -= c;
+		csub(st, m, c);
+		n += c;
 		taken++;
 	}
+	fs->n = n;
+	fs->end = cur.p;
 	return true;
 }
 
@@ -238,9 +252,9 @@ static unsigned store_best_kb(const struct store *st, size_t *bytes)
 	size_t len[4] = {0, 0, 0, 0};
 	uint64_t biggest = 0;
 	int32_t prev = st->lo;
-	len[0] = len[1] = len[2] = len[3] = varint_len(*slot(st, st->lo) - 1);
+	len[0] = len[1] = len[2] = len[3] = varint_len(cget(st, st->lo) - 1);
 	for (int32_t k = st->lo + 1; k <= st->hi; k++) {
-		uint64_t c = *slot(st, k);
+		uint64_t c = cget(st, k);
 		if (c == 0)
 			continue;
 		if (c > biggest)
@@ -297,9 +311,9 @@ void sketch_freeze(const struct sketch *s, struct buf *out)
 		if (store_empty(st))
 			continue;
 		int32_t prev = st->lo;
-		p = varint_put(p, *slot(st, st->lo) - 1);
+		p = varint_put(p, cget(st, st->lo) - 1);
 		for (int32_t k = st->lo + 1; k <= st->hi; k++) {
-			uint64_t c = *slot(st, k);
+			uint64_t c = cget(st, k);
 			if (c == 0)
 				continue;
 			p = token_put(p, c, (uint64_t)((int64_t)k - prev), kb[w]);
@@ -316,9 +330,10 @@ struct frozen {
 	struct fstore st[2];
 };
 
-/* Validates a whole encoding against s (accuracy, key ranges, every token,
- * exact length, no count overflow) and fills f for merging. */
-static int frozen_parse(const struct sketch *s, const void *data, size_t len, struct frozen *f)
+/* Reads the header and store ranges of an encoding into f (checked
+ * against s); *tokens is where the first store's buckets begin. */
+static int frozen_head(const struct sketch *s, const void *data, size_t len, struct frozen *f,
+                       const uint8_t **tokens)
 {
 	const uint8_t *p = data, *end;
 	uint64_t bits = 0, v;
@@ -356,7 +371,20 @@ static int frozen_parse(const struct sketch *s, const void *data, size_t len, st
 			return -1;
 		b->lo = (int32_t)lo;
 		b->hi = (int32_t)(lo + (int64_t)v);
+		b->end = end;
 	}
+	*tokens = p;
+	return 0;
+}
+
+/* Validates a whole encoding against s (accuracy, key ranges, every token,
+ * exact length, no count overflow) and fills f for merging. */
+static int frozen_parse(const struct sketch *s, const void *data, size_t len, struct frozen *f)
+{
+	const uint8_t *p, *end;
+	if (frozen_head(s, data, len, f, &p) < 0)
+		return -1;
+	end = (const uint8_t *)data + len;
 	for (int w = POS; w <= NEG; w++) {
 		struct fstore *b = &f->st[w];
 		if (!b->nonempty)
@@ -386,6 +414,12 @@ static int frozen_parse(const struct sketch *s, const void *data, size_t len, st
 	return p == end ? 0 : -1;
 }
 
+bool sketch_frozen_valid(const struct sketch *s, const void *data, size_t len)
+{
+	struct frozen f;
+	return frozen_parse(s, data, len, &f) == 0;
+}
+
 int sketch_merge_frozen(struct sketch *dst, const void *data, size_t len)
 {
 	struct frozen f;
@@ -395,6 +429,55 @@ int sketch_merge_frozen(struct sketch *dst, const void *data, size_t len)
 		fstore_merge(&dst->st[w], &f.st[w], dst->maxb);
 	dst->zero += f.zero;
 	dst->count += f.count;
+	return 0;
+}
+
+/* The trusted forms walk each store once, applying it as they go; the
+ * negative store's buckets start where the positive store's walk ended. */
+int sketch_merge_frozen_trusted(struct sketch *dst, const void *data, size_t len)
+{
+	struct frozen f;
+	const uint8_t *p;
+	if (frozen_head(dst, data, len, &f, &p) < 0)
+		return -1;
+	uint64_t count = f.zero;
+	for (int w = POS; w <= NEG; w++) {
+		if (!f.st[w].nonempty)
+			continue;
+		f.st[w].p = p;
+		fstore_merge(&dst->st[w], &f.st[w], dst->maxb);
+		p = f.st[w].end;
+		count += f.st[w].n;
+	}
+	dst->zero += f.zero;
+	dst->count += count;
+	return 0;
+}
+
+int sketch_subtract_frozen_trusted(struct sketch *dst, const void *data, size_t len)
+{
+	struct frozen f;
+	const uint8_t *p;
+	if (frozen_head(dst, data, len, &f, &p) < 0 || f.zero > dst->zero)
+		return -1;
+	f.st[POS].p = p;
+	if (!fstore_take(&dst->st[POS], &f.st[POS]))
+		return -1;
+	f.st[NEG].p = f.st[POS].nonempty ? f.st[POS].end : p;
+	if (!fstore_take(&dst->st[NEG], &f.st[NEG])) {
+		fstore_give_back(&dst->st[POS], &f.st[POS], SIZE_MAX);
+		return -1;
+	}
+	uint64_t count = f.zero;
+	for (int w = POS; w <= NEG; w++) {
+		if (!f.st[w].nonempty)
+			continue;
+		dst->st[w].n -= f.st[w].n;
+		count += f.st[w].n;
+		sketch_store_settle(&dst->st[w]);
+	}
+	dst->zero -= f.zero;
+	dst->count -= count;
 	return 0;
 }
 

@@ -12,11 +12,13 @@
 #define MERGE_SLACK 8
 
 struct store {
-	uint64_t *c;    /* c[k - off] is the count of key k, k in [off, off + cap) */
+	void *c;        /* c[k - off] is the count of key k, k in [off, off + cap),
+	                 * uint32_t while n <= UINT32_MAX, else uint64_t (wide) */
 	int32_t off;    /* key of c[0] */
 	uint32_t cap;   /* allocated buckets (0: c is NULL) */
 	int32_t lo, hi; /* lowest and highest non-empty key; lo > hi when empty */
 	bool collapsed; /* c[lo] also holds every value whose key was below lo */
+	bool wide;      /* 64-bit counts (only once n passed UINT32_MAX) */
 	uint64_t n;     /* sum of the counts */
 };
 
@@ -42,10 +44,54 @@ static inline bool store_empty(const struct store *st)
 	return st->n == 0;
 }
 
-static inline uint64_t *slot(const struct store *st, int32_t k)
+/* Counts are 32-bit while the store's total fits (no bucket can then
+ * overflow); sketch_store_room widens them before a total would pass it. */
+static inline size_t store_esz(const struct store *st)
 {
-	return &st->c[(int64_t)k - st->off];
+	return st->wide ? sizeof(uint64_t) : sizeof(uint32_t);
 }
+
+static inline size_t cidx(const struct store *st, int32_t k)
+{
+	return (size_t)((int64_t)k - st->off);
+}
+
+static inline uint64_t cget(const struct store *st, int32_t k)
+{
+	const size_t i = cidx(st, k);
+	return st->wide ? ((const uint64_t *)st->c)[i] : ((const uint32_t *)st->c)[i];
+}
+
+static inline void cset(struct store *st, int32_t k, uint64_t v)
+{
+	const size_t i = cidx(st, k);
+	if (st->wide)
+		((uint64_t *)st->c)[i] = v;
+	else
+		((uint32_t *)st->c)[i] = (uint32_t)v;
+}
+
+static inline void cadd(struct store *st, int32_t k, uint64_t v)
+{
+	const size_t i = cidx(st, k);
+	if (st->wide)
+		((uint64_t *)st->c)[i] += v;
+	else
+		((uint32_t *)st->c)[i] += (uint32_t)v;
+}
+
+static inline void csub(struct store *st, int32_t k, uint64_t v)
+{
+	const size_t i = cidx(st, k);
+	if (st->wide)
+		((uint64_t *)st->c)[i] -= v;
+	else
+		((uint32_t *)st->c)[i] -= (uint32_t)v;
+}
+
+/* Call before adding `more` counts to st: widens its counts to 64 bits
+ * when the total would no longer fit in 32. */
+void sketch_store_room(struct store *st, uint64_t more);
 
 #define NO_FLOOR INT32_MIN
 

@@ -209,29 +209,13 @@ static void anom_free(struct anomaly_base **a)
 /* The intervals the server was down for pass as idle pushes, so data
  * older than a window does not come back into it. false when the window
  * has been idle longer than the longest window (nothing left to restore). */
-static bool catch_up(struct window *w, enum metric_type type, const struct window_conf *c,
-                     uint64_t gap)
+static bool catch_up(struct window *w, const struct window_conf *c, uint64_t gap)
 {
 	uint64_t expire = (uint64_t)(c->len_ms[c->n - 1] / c->interval_ms);
 	if (gap >= expire || window_idle_intervals(w) >= expire - gap)
-		return false; /* idle all along the longest window: expired */
-	for (uint64_t i = 0; i < gap && window_idle_intervals(w) < expire; i++) {
-		switch (type) {
-		case METRIC_COUNTER:
-			window_push_counter(w, 0);
-			break;
-		case METRIC_GAUGE:
-			window_push_gauge(w, false, 0);
-			break;
-		case METRIC_SET:
-			window_push_set(w, NULL);
-			break;
-		default:
-			window_push_timer(w, NULL, 0, 0);
-			break;
-		}
-	}
-	return window_idle_intervals(w) < expire;
+		return false;     /* idle all along the longest window: expired */
+	window_push_idle(w, gap); /* O(slices), whatever the gap */
+	return true;
 }
 
 long state_decode(struct registry *r, const void *data, size_t len, int64_t now, char *err,
@@ -332,7 +316,7 @@ long state_decode(struct registry *r, const void *data, size_t len, int64_t now,
 	 * as the baseline they are too old and start afresh. */
 	bool anom_keep = ac && gap * (uint64_t)c->interval_ms < (uint64_t)ac->baseline_ms;
 	for (size_t i = 0; i < nrecs; i++) {
-		if (!catch_up(recs[i].win, recs[i].type, c, gap)) {
+		if (!catch_up(recs[i].win, c, gap)) {
 			window_free(recs[i].win);
 			anom_free(recs[i].anom);
 			continue;

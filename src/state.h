@@ -12,7 +12,7 @@
 
 struct registry;
 
-#define STATE_VERSION 2 /* 2: anomaly baselines */
+#define STATE_VERSION 3 /* 2: anomaly baselines; 3: compact window encoding */
 
 /* The state of every series that has windows, appended to out; created is
  * the unix time written in the header. */

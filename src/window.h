@@ -58,6 +58,10 @@ void window_push_gauge(struct window *w, bool has_value, double value);
 void window_push_set(struct window *w, const struct hll *members); /* borrowed */
 /* values are the interval's raw samples (borrowed); count is weighted. */
 void window_push_timer(struct window *w, const double *values, size_t n, double count);
+/* n idle pushes at once (what the push of its type with nothing would do,
+ * n times: gauges keep their value), in O(slices + buckets) whatever n: for
+ * the intervals a restored state file missed while the server was down. */
+void window_push_idle(struct window *w, uint64_t n);
 
 void window_stats(const struct window *w, size_t i, struct window_stats *out);
 
@@ -67,6 +71,7 @@ void window_touch(struct window *w);
 /* Pushes since the series last received data: expire it once this covers
  * the longest window. */
 uint64_t window_idle_intervals(const struct window *w);
+/* Bytes the window holds: the struct, its slices and everything they own. */
 size_t window_memory(const struct window *w);
 
 /* The window's full state (pushes, idle, every slice, the running sketches)

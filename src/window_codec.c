@@ -19,14 +19,18 @@
  * Fixed-width little-endian integers, doubles as their IEEE-754 bits, and
  * variable parts (frozen sketches, HLLs) as u32 length + bytes. */
 
-#define WIN_ENC_VERSION 1
+#define WIN_ENC_VERSION 2
 
-static void put_bytes(struct buf *b, const void *p, size_t n)
-{
-	buf_put_u32(b, (uint32_t)n);
-	if (n)
-		buf_append(b, p, n);
-}
+/* Layout: u8 version, u8 type, u32 intervals per minute, u32 windows, u32
+ * minute slices, u64 pushes, u64 idle, u8 touched, then per type
+ *   counter: f64 interval slices, f64 minute slices
+ *   gauge:   u64 first push with a value, f64 interval values, f64 min, max,
+ *            sum of the newest minute, u32 length + the minute records
+ *   set:     per slice u8 present (+ u32 length + hll_encode bytes)
+ *   timer:   per slice 7 f64 moments, then per slice u32 length + frozen
+ *            sketch (0: empty).
+ * The timers' running window sketches are not stored: decode rebuilds them
+ * from the slices, which also checks every slice applies. */
 
 static void put_moments(struct buf *b, const struct moments *m)
 {
@@ -35,78 +39,56 @@ static void put_moments(struct buf *b, const struct moments *m)
 		buf_put_f64(b, v[i]);
 }
 
-static void put_gslice(struct buf *b, const struct gslice *g)
-{
-	const double v[5] = {g->last, g->min, g->max, g->sum, g->n};
-	for (size_t i = 0; i < 5; i++)
-		buf_put_f64(b, v[i]);
-}
-
-static void put_hll(struct buf *b, const struct hll *h)
-{
-	struct buf tmp = BUF_INIT;
-	buf_putc(b, h ? 1 : 0);
-	if (!h)
-		return;
-	hll_encode(h, &tmp);
-	put_bytes(b, tmp.p, tmp.len);
-	buf_free(&tmp);
-}
-
-static void put_sketch(struct buf *b, const struct sketch *s)
-{
-	struct buf tmp = BUF_INIT;
-	sketch_freeze(s, &tmp);
-	put_bytes(b, tmp.p, tmp.len);
-	buf_free(&tmp);
-}
-
 void window_encode(const struct window *w, struct buf *out)
 {
+	const size_t ns = (size_t)w->ipm + w->nm;
 	buf_putc(out, WIN_ENC_VERSION);
 	buf_putc(out, (char)w->type);
-	buf_put_u32(out, (uint32_t)w->ipm);
+	buf_put_u32(out, w->ipm);
 	buf_put_u32(out, (uint32_t)w->c->n);
+	buf_put_u32(out, w->nm);
 	buf_put_u64(out, w->pushes);
 	buf_put_u64(out, w->idle);
 	buf_putc(out, w->touched ? 1 : 0);
 	switch (w->type) {
 	case METRIC_COUNTER:
-		for (size_t i = 0; i < w->ipm; i++)
-			buf_put_f64(out, w->c_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			buf_put_f64(out, w->c_mn[i]);
-		buf_put_f64(out, w->c_cur);
+		for (size_t i = 0; i < ns; i++)
+			buf_put_f64(out, window_dv(w)[i]);
 		break;
 	case METRIC_GAUGE:
+		buf_put_u64(out, w->u.g.first);
 		for (size_t i = 0; i < w->ipm; i++)
-			put_gslice(out, &w->g_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			put_gslice(out, &w->g_mn[i]);
-		put_gslice(out, &w->g_cur);
-		buf_put_f64(out, w->g_last);
-		buf_putc(out, w->g_has ? 1 : 0);
+			buf_put_f64(out, window_dv(w)[i]);
+		buf_put_f64(out, w->u.g.min);
+		buf_put_f64(out, w->u.g.max);
+		buf_put_f64(out, w->u.g.sum);
+		buf_put_u32(out, w->u.g.len);
+		if (w->u.g.len)
+			buf_append(out, w->u.g.rec + w->u.g.head, w->u.g.len);
 		break;
 	case METRIC_SET:
-		for (size_t i = 0; i < w->ipm; i++)
-			put_hll(out, w->s_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			put_hll(out, w->s_mn[i]);
-		put_hll(out, w->s_cur);
+		for (size_t i = 0; i < ns; i++) {
+			const struct hll *h = window_hv(w)[i];
+			buf_putc(out, h ? 1 : 0);
+			if (!h)
+				continue;
+			size_t at = out->len;
+			buf_put_u32(out, 0); /* length, patched below */
+			hll_encode(h, out);
+			uint32_t n = (uint32_t)(out->len - at - 4);
+			for (int k = 0; k < 4; k++)
+				out->p[at + (size_t)k] = (char)(n >> (8 * k));
+		}
 		break;
 	default:
-		for (size_t i = 0; i < w->ipm; i++)
-			put_moments(out, &w->t_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			put_moments(out, &w->t_mn[i]);
-		put_moments(out, &w->t_cur);
-		/* frozen slices are already compact: copied as they are */
-		for (size_t i = 0; i < w->ipm; i++)
-			put_bytes(out, w->f_iv[i].p, w->f_iv[i].len);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			put_bytes(out, w->f_mn[i].p, w->f_mn[i].len);
-		for (size_t i = 0; i < w->c->n; i++)
-			put_sketch(out, w->sk_win[i]);
+		buf_reserve(out, ns * (7 * 8 + 4));
+		for (size_t i = 0; i < ns; i++)
+			put_moments(out, &window_mv(w)[i]);
+		for (size_t i = 0; i < ns; i++) {
+			buf_put_u32(out, window_fl(w)[i]);
+			if (window_fl(w)[i])
+				buf_append(out, window_fp(w)[i], window_fl(w)[i]);
+		}
 		break;
 	}
 }
@@ -177,21 +159,12 @@ static void get_moments(struct rd *r, struct moments *m)
 	m->count = get_f64(r);
 }
 
-static void get_gslice(struct rd *r, struct gslice *g)
-{
-	g->last = get_f64(r);
-	g->min = get_f64(r);
-	g->max = get_f64(r);
-	g->sum = get_f64(r);
-	g->n = get_f64(r);
-}
-
-/* An optional HLL into *slot (replacing what is there). */
-static void get_hll(struct rd *r, struct hll **slot, bool required)
+/* An optional HLL into *slot (empty before). */
+static void get_hll(struct rd *r, struct hll **slot)
 {
 	unsigned present = get_u8(r);
 	const unsigned char *x;
-	if (r->bad || present > 1 || (required && !present)) {
+	if (r->bad || present > 1) {
 		r->bad = true;
 		return;
 	}
@@ -200,31 +173,53 @@ static void get_hll(struct rd *r, struct hll **slot, bool required)
 	uint32_t n = get_u32(r);
 	if (!get_raw(r, n, &x))
 		return;
-	struct hll *h = hll_decode(x, n);
-	if (!h) {
+	*slot = hll_decode(x, n);
+	if (!*slot)
+		r->bad = true;
+}
+
+/* The gauge's minute records: exactly one per kept minute but the newest,
+ * each well formed. */
+static void get_grecs(struct rd *r, struct window *w)
+{
+	const unsigned char *x;
+	uint32_t n = get_u32(r);
+	uint64_t kept = window_minutes_kept(w), want = w->nm > 1 && kept > 0 ? kept - 1 : 0;
+	if (!get_raw(r, n, &x))
+		return;
+	for (size_t pos = 0; pos < n; want--) {
+		size_t len = window_grec_len(x + pos, n - pos);
+		if (len == 0 || want == 0) {
+			r->bad = true;
+			return;
+		}
+		pos += len;
+	}
+	if (want != 0 || (w->u.g.first != GAUGE_NONE && w->u.g.first >= w->pushes)) {
 		r->bad = true;
 		return;
 	}
-	hll_free(*slot);
-	*slot = h;
+	if (n) {
+		w->u.g.rec = xmalloc(n);
+		memcpy(w->u.g.rec, x, n);
+	}
+	w->u.g.len = w->u.g.cap = n;
 }
 
-/* A frozen sketch into b, checked by applying it to the scratch sketch. */
-static void get_frozen(struct rd *r, struct buf *b, struct sketch *scratch)
+/* A frozen slice into slot i, checked against the window's sketches. */
+static void get_frozen(struct rd *r, struct window *w, size_t i)
 {
 	const unsigned char *x;
 	uint32_t n = get_u32(r);
 	if (!get_raw(r, n, &x) || n == 0)
 		return;
-	sketch_clear(scratch);
-	if (sketch_merge_frozen(scratch, x, n) < 0) {
+	if (!sketch_frozen_valid(w->u.t.win[0], x, n)) {
 		r->bad = true;
 		return;
 	}
-	b->p = xmalloc(n + 1);
-	memcpy(b->p, x, n);
-	b->len = n;
-	b->cap = n + 1;
+	window_fp(w)[i] = xmalloc(n);
+	memcpy(window_fp(w)[i], x, n);
+	window_fl(w)[i] = n;
 }
 
 struct window *window_decode(const struct window_conf *c, enum metric_type type, const void *data,
@@ -234,8 +229,9 @@ struct window *window_decode(const struct window_conf *c, enum metric_type type,
 	if ((int)type < 0 || type >= METRIC_TYPE_COUNT)
 		return NULL;
 	struct window *w = window_new(c, type);
+	const size_t ns = (size_t)w->ipm + w->nm;
 	if (get_u8(&r) != WIN_ENC_VERSION || get_u8(&r) != (unsigned)w->type ||
-	    get_u32(&r) != w->ipm || get_u32(&r) != c->n)
+	    get_u32(&r) != w->ipm || get_u32(&r) != c->n || get_u32(&r) != w->nm)
 		goto fail;
 	w->pushes = get_u64(&r);
 	w->idle = get_u64(&r);
@@ -245,55 +241,32 @@ struct window *window_decode(const struct window_conf *c, enum metric_type type,
 	w->touched = touched == 1;
 	switch (w->type) {
 	case METRIC_COUNTER:
-		for (size_t i = 0; i < w->ipm; i++)
-			w->c_iv[i] = get_f64(&r);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			w->c_mn[i] = get_f64(&r);
-		w->c_cur = get_f64(&r);
+		for (size_t i = 0; i < ns; i++)
+			window_dv(w)[i] = get_f64(&r);
 		break;
-	case METRIC_GAUGE: {
+	case METRIC_GAUGE:
+		w->u.g.first = get_u64(&r);
 		for (size_t i = 0; i < w->ipm; i++)
-			get_gslice(&r, &w->g_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			get_gslice(&r, &w->g_mn[i]);
-		get_gslice(&r, &w->g_cur);
-		w->g_last = get_f64(&r);
-		unsigned has = get_u8(&r);
-		if (has > 1)
-			goto fail;
-		w->g_has = has == 1;
+			window_dv(w)[i] = get_f64(&r);
+		w->u.g.min = get_f64(&r);
+		w->u.g.max = get_f64(&r);
+		w->u.g.sum = get_f64(&r);
+		get_grecs(&r, w);
+		if (!r.bad)
+			window_gauge_refresh(w);
 		break;
-	}
 	case METRIC_SET:
-		for (size_t i = 0; i < w->ipm && !r.bad; i++)
-			get_hll(&r, &w->s_iv[i], false);
-		for (size_t i = 0; i < HOUR_MINUTES && !r.bad; i++)
-			get_hll(&r, &w->s_mn[i], false);
-		get_hll(&r, &w->s_cur, true);
+		for (size_t i = 0; i < ns && !r.bad; i++)
+			get_hll(&r, &window_hv(w)[i]);
 		break;
-	default: {
-		struct sketch *scratch = sketch_new(c->accuracy, window_max_buckets(c->accuracy));
-		for (size_t i = 0; i < w->ipm; i++)
-			get_moments(&r, &w->t_iv[i]);
-		for (size_t i = 0; i < HOUR_MINUTES; i++)
-			get_moments(&r, &w->t_mn[i]);
-		get_moments(&r, &w->t_cur);
-		for (size_t i = 0; i < w->ipm && !r.bad; i++)
-			get_frozen(&r, &w->f_iv[i], scratch);
-		for (size_t i = 0; i < HOUR_MINUTES && !r.bad; i++)
-			get_frozen(&r, &w->f_mn[i], scratch);
-		sketch_free(scratch);
-		/* the live window sketches are rebuilt from their frozen form */
-		for (size_t i = 0; i < c->n && !r.bad; i++) {
-			const unsigned char *x;
-			uint32_t n = get_u32(&r);
-			if (!get_raw(&r, n, &x))
-				break;
-			if (sketch_merge_frozen(w->sk_win[i], x, n) < 0)
-				r.bad = true;
-		}
+	default:
+		for (size_t i = 0; i < ns; i++)
+			get_moments(&r, &window_mv(w)[i]);
+		for (size_t i = 0; i < ns && !r.bad; i++)
+			get_frozen(&r, w, i);
+		if (!r.bad && window_timer_rebuild(w) < 0)
+			r.bad = true;
 		break;
-	}
 	}
 	if (r.bad || r.pos != r.len)
 		goto fail;

@@ -120,15 +120,13 @@ int main(void)
 	printf("frozen 1,000-value slice:           %6.0f bytes median (min %.0f, max %.0f, %d "
 	       "slices)\n",
 	       slice_bytes, lo, hi, NSLICES);
-	double ivbytes[NSLICES], ivcap = 0, mncap = 0;
+	double ivbytes[NSLICES];
 	size_t per_iv = SLICE / INTERVALS;
 	for (size_t i = 0; i < NSLICES; i++) {
 		struct sketch *s = slice_of(vals + i * per_iv, per_iv);
 		struct buf b = BUF_INIT;
 		sketch_freeze(s, &b);
 		ivbytes[i] = (double)b.len;
-		ivcap += (double)b.cap;
-		mncap += (double)fz[i].cap;
 		buf_free(&b);
 		sketch_free(s);
 	}
@@ -136,25 +134,30 @@ int main(void)
 	printf("frozen %zu-value interval slice:     %6.0f bytes median\n", per_iv, iv_bytes);
 
 	/* merge and subtract of a slice into a window holding an hour */
-	static const char *const opname[4] = {"sketch_merge", "sketch_subtract",
-	                                      "sketch_merge_frozen", "sketch_subtract_frozen"};
-	double opns[4][RUNS];
+	static const char *const opname[6] = {"sketch_merge",          "sketch_subtract",
+	                                      "sketch_merge_frozen",   "sketch_subtract_frozen",
+	                                      "  ..._trusted (merge)", "  ..._trusted (subtract)"};
+	double opns[6][RUNS];
 	for (int r = 0; r < RUNS; r++) {
-		for (int frozen = 0; frozen < 2; frozen++) {
+		for (int frozen = 0; frozen < 3; frozen++) {
 			struct sketch *w = sketch_new(ACC, MAXB);
 			for (size_t i = 0; i < HOUR; i++)
 				sketch_merge(w, sl[i]);
 			size_t n = NSLICES - HOUR;
 			double t0 = now_ns();
 			for (size_t i = HOUR; i < NSLICES; i++) {
-				if (frozen)
+				if (frozen == 2)
+					sketch_merge_frozen_trusted(w, fz[i].p, fz[i].len);
+				else if (frozen)
 					sketch_merge_frozen(w, fz[i].p, fz[i].len);
 				else
 					sketch_merge(w, sl[i]);
 			}
 			double t1 = now_ns();
 			for (size_t i = HOUR; i < NSLICES; i++) {
-				if (frozen)
+				if (frozen == 2)
+					sketch_subtract_frozen_trusted(w, fz[i].p, fz[i].len);
+				else if (frozen)
 					sketch_subtract_frozen(w, fz[i].p, fz[i].len);
 				else
 					sketch_subtract(w, sl[i]);
@@ -166,7 +169,7 @@ int main(void)
 			sketch_free(w);
 		}
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 6; k++)
 		printf("%-23s a 1,000-value slice: %7.0f ns\n", opname[k], median(opns[k], RUNS));
 
 	/* windows kept as running sums over two hours of minute slices */
@@ -198,20 +201,13 @@ int main(void)
 		sink = acc;
 	}
 	printf("sketch_quantile on the 1h window:   %6.0f ns\n", median(qns, RUNS));
-	struct sketch *cur = slice_of(vals, SLICE);
-	size_t cur_mem = sketch_memory(cur);
-
-	/* per timer series: 60 minute slices + 6 interval slices frozen, 4 windows */
-	double frozen_total = HOUR * slice_bytes + INTERVALS * iv_bytes;
-	/* as struct buf (power-of-two capacity, at least 256) */
-	double in_buf = HOUR * mncap / NSLICES + INTERVALS * ivcap / NSLICES;
-	printf("per timer series: 60 x %.0f + 6 x %.0f frozen bytes = %.0f, + 4 live windows %zu "
-	       "= %.0f bytes (%.1f KiB)\n",
+	/* per timer series (window.c): 59 minute slices + 6 interval slices
+	 * frozen at their exact size, and 4 live windows (32-bit counts) */
+	double frozen_total = (HOUR - 1) * slice_bytes + INTERVALS * iv_bytes;
+	printf("per timer series: 59 x %.0f + 6 x %.0f frozen bytes = %.0f, + 4 live windows %zu "
+	       "= %.0f bytes (%.1f KiB), before the slices' moments and malloc headers\n",
 	       slice_bytes, iv_bytes, frozen_total, live, frozen_total + (double)live,
 	       (frozen_total + (double)live) / 1024);
-	printf("  plus a current-minute sketch: %zu bytes; held in struct buf (capacity a power of "
-	       "two >= 256) the frozen slices take %.0f bytes on average instead of %.0f\n",
-	       cur_mem, in_buf, frozen_total);
 
 	for (int k = 0; k < 4; k++)
 		sketch_free(win[k]);
@@ -219,7 +215,6 @@ int main(void)
 		sketch_free(sl[i]);
 		buf_free(&fz[i]);
 	}
-	sketch_free(cur);
 	free(sl);
 	free(fz);
 	free(bytes);

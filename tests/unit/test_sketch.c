@@ -814,6 +814,79 @@ static void test_freeze_round_trip(void)
 	}
 }
 
+/* The trusted merge and subtract of a frozen sketch (one walk) leave the
+ * same state and return the same as the checked ones, on random sketches
+ * (collapsing included) and when a subtraction is refused half way (the
+ * positive store taken, the negative not contained: dst unchanged). */
+static void test_trusted(void)
+{
+	unsigned refused = 0;
+	rng_seed(7100);
+	for (int i = 0; i < 300; i++) {
+		double a;
+		size_t maxb;
+		struct sketch *s = random_sketch(&a, &maxb), *base = NULL;
+		size_t mb;
+		for (;;) { /* a base of the same accuracy */
+			double ab;
+			base = random_sketch(&ab, &mb);
+			if (ab == a)
+				break;
+			sketch_free(base);
+		}
+		struct sketch *x = sketch_new(a, maxb), *y = sketch_new(a, maxb);
+		struct buf f = BUF_INIT;
+		sketch_freeze(s, &f);
+		sketch_merge(x, base);
+		sketch_merge(y, base);
+		CU_ASSERT_EQUAL(sketch_merge_frozen(x, f.p, f.len), 0);
+		CU_ASSERT_EQUAL(sketch_merge_frozen_trusted(y, f.p, f.len), 0);
+		CU_ASSERT(same_state(x, y));
+		CU_ASSERT_EQUAL(sketch_count(x), sketch_count(y));
+		int rx = sketch_subtract_frozen(x, f.p, f.len);
+		int ry = sketch_subtract_frozen_trusted(y, f.p, f.len);
+		CU_ASSERT_EQUAL(rx, ry);
+		CU_ASSERT(same_state(x, y));
+		CU_ASSERT_EQUAL(sketch_count(x), sketch_count(y));
+		/* from the base alone: refused unless s happens to be inside it */
+		struct sketch *z = sketch_new(a, mb);
+		sketch_merge(z, base);
+		CU_ASSERT(same_state(z, base));
+		rx = sketch_subtract_frozen(base, f.p, f.len);
+		refused += rx < 0;
+		CU_ASSERT_EQUAL(sketch_subtract_frozen_trusted(z, f.p, f.len), rx);
+		CU_ASSERT(same_state(z, base));
+		CU_ASSERT_EQUAL(sketch_count(z), sketch_count(base));
+		sketch_free(z);
+		buf_free(&f);
+		sketch_free(s);
+		sketch_free(base);
+		sketch_free(x);
+		sketch_free(y);
+	}
+	CU_ASSERT(refused > 100 && refused < 300); /* both outcomes tried */
+	static const double sv[] = {1, 2, 3, -1, -2}, dv[] = {1, 2, 3, 4, -5};
+	struct sketch *s = sketch_of(sv, 5, 0.01, 2048), *d = sketch_of(dv, 5, 0.01, 2048);
+	struct buf f = BUF_INIT, before = BUF_INIT, after = BUF_INIT;
+	sketch_freeze(s, &f);
+	sketch_freeze(d, &before);
+	CU_ASSERT_EQUAL(sketch_subtract_frozen_trusted(d, f.p, f.len), -1);
+	sketch_freeze(d, &after);
+	CU_ASSERT(before.len == after.len && memcmp(before.p, after.p, before.len) == 0);
+	CU_ASSERT_EQUAL(sketch_count(d), 5u);
+	f.p[2] ^= 1; /* another accuracy: refused by the header check */
+	CU_ASSERT_EQUAL(sketch_merge_frozen_trusted(d, f.p, f.len), -1);
+	CU_ASSERT_FALSE(sketch_frozen_valid(d, f.p, f.len));
+	f.p[2] ^= 1;
+	CU_ASSERT_TRUE(sketch_frozen_valid(d, f.p, f.len));
+	CU_ASSERT_FALSE(sketch_frozen_valid(d, f.p, f.len - 1));
+	buf_free(&f);
+	buf_free(&before);
+	buf_free(&after);
+	sketch_free(s);
+	sketch_free(d);
+}
+
 /* Applies data to dst: either refused with dst unchanged, or accepted and
  * then undone by subtracting the same data (counts conserved; the state may
  * differ only when a far-off key made dst collapse). */
@@ -1042,6 +1115,74 @@ static void test_frozen_size(void)
 	free(v);
 }
 
+/* Counts are 32-bit until a store's total passes UINT32_MAX: doubling a
+ * sketch past it (live and frozen merges) must widen them with every count
+ * kept, and subtracting back below it must narrow them again. */
+static void test_wide_counts(void)
+{
+	static const double vals[] = {3.0, 3.0, 7.5, -2.0, 0.0, 1e6};
+	const size_t n = sizeof(vals) / sizeof(vals[0]);
+	struct sketch *x = sketch_of(vals, n, 0.01, 2048);
+	struct sketch *half = sketch_of(vals, n, 0.01, 2048);
+	struct buf fx = BUF_INIT, fh = BUF_INIT, fd = BUF_INIT;
+	sketch_freeze(x, &fx);
+	for (int i = 0; i < 31; i++)
+		CU_ASSERT_EQUAL(sketch_merge(half, half), 0); /* n * 2^31 */
+	size_t narrow_mem;
+	struct sketch *d = sketch_of(vals, n, 0.01, 2048);
+	CU_ASSERT_EQUAL(sketch_subtract(d, d), 0);
+	CU_ASSERT_EQUAL(sketch_merge(d, half), 0);
+	narrow_mem = sketch_memory(d);
+	CU_ASSERT_EQUAL(sketch_merge(d, half), 0); /* n * 2^32: wide */
+	CU_ASSERT_EQUAL(sketch_count(d), (uint64_t)n << 32);
+	CU_ASSERT(sketch_memory(d) > narrow_mem);
+	for (size_t j = 0; j < n; j++) { /* the middle of each value's ranks */
+		double q = ((double)j + 0.5) / (double)n;
+		CU_ASSERT_DOUBLE_EQUAL(sketch_quantile(d, q), sketch_quantile(half, q), 0);
+	}
+	CU_ASSERT(fabs(sketch_quantile(d, 1.0) - 1e6) <= 0.01 * 1e6);
+	CU_ASSERT(fabs(sketch_quantile(d, 0.0) + 2.0) <= 0.01 * 2.0);
+	/* frozen: a wide encoding merged into a narrow sketch widens it */
+	sketch_freeze(d, &fd);
+	struct sketch *e = sketch_of(vals, n, 0.01, 2048);
+	CU_ASSERT_EQUAL(sketch_merge_frozen(e, fd.p, fd.len), 0);
+	CU_ASSERT_EQUAL(sketch_count(e), ((uint64_t)n << 32) + n);
+	CU_ASSERT_EQUAL(sketch_subtract_frozen(e, fx.p, fx.len), 0);
+	struct buf fe = BUF_INIT;
+	sketch_freeze(e, &fe);
+	CU_ASSERT(fe.len == fd.len && memcmp(fe.p, fd.p, fd.len) == 0);
+	/* back below 2^32: narrow again, byte-identical to the half */
+	CU_ASSERT_EQUAL(sketch_subtract(d, half), 0);
+	CU_ASSERT_EQUAL(sketch_count(d), (uint64_t)n << 31);
+	sketch_freeze(half, &fh);
+	buf_reset(&fd);
+	sketch_freeze(d, &fd);
+	CU_ASSERT(fh.len == fd.len && memcmp(fh.p, fd.p, fd.len) == 0);
+	CU_ASSERT(sketch_memory(d) <= narrow_mem);
+	/* and a live add at the edge of 32 bits: 2^32 - 1 then one more */
+	struct sketch *one = sketch_of(vals, 1, 0.01, 2048); /* {3.0} */
+	for (int i = 0; i < 31; i++)
+		CU_ASSERT_EQUAL(sketch_merge(one, one), 0); /* 2^31 */
+	struct sketch *edge = sketch_of(vals, 1, 0.01, 2048);
+	CU_ASSERT_EQUAL(sketch_subtract(edge, edge), 0);
+	CU_ASSERT_EQUAL(sketch_merge(edge, one), 0);
+	CU_ASSERT_EQUAL(sketch_merge(edge, one), 0);   /* 2^32: wide */
+	CU_ASSERT_EQUAL(sketch_subtract(edge, x), -1); /* not contained */
+	CU_ASSERT_TRUE(sketch_add(edge, 3.0));
+	CU_ASSERT_EQUAL(sketch_count(edge), ((uint64_t)1 << 32) + 1);
+	CU_ASSERT_DOUBLE_EQUAL(sketch_quantile(edge, 1.0), sketch_quantile(x, 0.5), 0);
+	buf_free(&fx);
+	buf_free(&fh);
+	buf_free(&fd);
+	buf_free(&fe);
+	sketch_free(x);
+	sketch_free(half);
+	sketch_free(d);
+	sketch_free(e);
+	sketch_free(one);
+	sketch_free(edge);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1063,6 +1204,8 @@ int main(void)
 	    {"corrupt frozen data rejected", test_corrupt},
 	    {"hand-built malformed encodings", test_malformed},
 	    {"frozen size", test_frozen_size},
+	    {"32-bit counts widen and narrow", test_wide_counts},
+	    {"trusted frozen merge and subtract", test_trusted},
 	};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
