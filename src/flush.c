@@ -42,6 +42,8 @@
 #define WEBHOOK_QUEUE_MAX 10000
 /* <prefix>:alerts:log entries kept while Redis is away. */
 #define ALERT_LOG_MAX 1000
+/* Series per ZADD of the Redis index. */
+#define INDEX_BATCH 1000
 /* At shutdown, how long queued webhook notifications may still take. */
 #define WEBHOOK_DRAIN_MS 2000
 #define ALERT_LOG_FIELDS 16
@@ -368,6 +370,9 @@ static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 		redis_sink_submit(f->redis, b);
 		return;
 	}
+	uint32_t gen = (uint32_t)selfstats.redis_reconnects;
+	const struct reg_series *idx[INDEX_BATCH];
+	size_t nidx = 0;
 	for (int k = 0; k < REG_KIND_COUNT; k++) {
 		size_t pos = 0;
 		struct reg_series *s;
@@ -375,10 +380,18 @@ static void send_redis(struct flush *f, int64_t ts, int64_t t0)
 			if (!s->win)
 				continue;
 			rfmt_series(f->cfg, &f->names, s, ts,
-			            registry_zscore(f->reg, (enum registry_kind)k, s), &out);
+			            registry_zscore(f->reg, (enum registry_kind)k, s),
+			            s->redis_gen != gen, &out);
+			s->redis_gen = gen;
+			idx[nidx++] = s;
+			if (nidx == INDEX_BATCH) {
+				rfmt_index(f->cfg, ts, idx, nidx, &out);
+				nidx = 0;
+			}
 			n++;
 		}
 	}
+	rfmt_index(f->cfg, ts, idx, nidx, &out);
 	for (size_t i = 0; i < f->nflagged; i++)
 		rfmt_anomaly(f->cfg, f->flagged[i].s, istat_name((enum istat)f->flagged[i].stat),
 		             &f->flagged[i].sc, ts, &out);

@@ -51,6 +51,9 @@ struct reg_series {
 	/* anomaly.stats of its kind: one baseline per monitored stat, in the
 	 * order of the stat bits (NULL until its first scored interval) */
 	struct anomaly_base **anom;
+	/* the Redis connection (selfstats.redis_reconnects) it was last written
+	 * on; another one means its keys may be gone (flush, rfmt) */
+	uint32_t redis_gen;
 };
 
 struct registry *registry_new(const struct config *cfg); /* cfg borrowed for life */

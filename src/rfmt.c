@@ -16,6 +16,7 @@
 #include "htab.h"
 #include "istat.h"
 #include "num.h"
+#include "xalloc.h"
 
 #define MAX_ARGS 64
 #define ARG_BYTES 4096
@@ -107,7 +108,7 @@ static size_t series_key(char *out, size_t cap, const struct config *cfg,
 
 static void window_hash(const struct config *cfg, const struct rfmt_names *names,
                         const struct reg_series *s, size_t i, int64_t ts, double zscore,
-                        const struct rfmt_out *out)
+                        bool expire, const struct rfmt_out *out)
 {
 	struct window_stats st;
 	struct args a = {0};
@@ -150,6 +151,8 @@ static void window_hash(const struct config *cfg, const struct rfmt_names *names
 	arg_str(&a, "updated");
 	arg_int(&a, ts);
 	out->cmd(out->ctx, a.n, a.v, a.len);
+	if (!expire)
+		return;
 
 	struct args e = {0};
 	arg_str(&e, "EXPIRE");
@@ -199,23 +202,54 @@ static void history_entry(const struct config *cfg, const struct reg_series *s, 
 	out->cmd(out->ctx, a.n, a.v, a.len);
 }
 
-void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
-                 const struct reg_series *s, int64_t ts, double zscore, const struct rfmt_out *out)
+/* Whether window i's EXPIRE is refreshed at ts: once every half window,
+ * staggered by series so the refreshes spread over the flushes. */
+static bool expire_due(const struct config *cfg, size_t i, int64_t ts, uint64_t h)
 {
-	char key[256];
+	int64_t k = cfg->windows_ms[i] / 2 / cfg->flush_interval_ms;
+	if (k <= 1)
+		return true;
+	uint64_t tick = (uint64_t)(ts * 1000 / cfg->flush_interval_ms);
+	return (tick + h) % (uint64_t)k == 0;
+}
+
+void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
+                 const struct reg_series *s, int64_t ts, double zscore, bool first,
+                 const struct rfmt_out *out)
+{
+	uint64_t h = htab_hash(s->key, s->key_len);
 	out->group_begin(out->ctx);
 	for (size_t i = 0; i < cfg->nwindows && i < WINDOW_MAX; i++)
-		window_hash(cfg, names, s, i, ts, zscore, out);
+		window_hash(cfg, names, s, i, ts, zscore, first || expire_due(cfg, i, ts, h), out);
 	if (cfg->redis_history_ms > 0)
 		history_entry(cfg, s, ts, out);
-	struct args z = {0};
-	int kl = snprintf(key, sizeof(key), "%s:index", cfg->redis_prefix);
-	arg_str(&z, "ZADD");
-	arg(&z, key, (size_t)kl);
-	arg_int(&z, ts);
-	arg(&z, s->key, s->key_len);
-	out->cmd(out->ctx, z.n, z.v, z.len);
 	out->group_end(out->ctx);
+}
+
+void rfmt_index(const struct config *cfg, int64_t ts, const struct reg_series *const *ss, size_t n,
+                const struct rfmt_out *out)
+{
+	if (n == 0)
+		return;
+	char key[256], t[24];
+	int kl = snprintf(key, sizeof(key), "%s:index", cfg->redis_prefix);
+	int tl = snprintf(t, sizeof(t), "%lld", (long long)ts);
+	size_t argc = 2 + 2 * n;
+	const char **argv = xcalloc(argc, sizeof(*argv));
+	size_t *len = xcalloc(argc, sizeof(*len));
+	argv[0] = "ZADD";
+	len[0] = 4;
+	argv[1] = key;
+	len[1] = (size_t)kl;
+	for (size_t i = 0; i < n; i++) {
+		argv[2 + 2 * i] = t;
+		len[2 + 2 * i] = (size_t)tl;
+		argv[3 + 2 * i] = ss[i]->key;
+		len[3 + 2 * i] = ss[i]->key_len;
+	}
+	out->cmd(out->ctx, (int)argc, argv, len);
+	free(argv);
+	free(len);
 }
 
 /* Reads the next [u32 length][bytes] field of a record buffer. */

@@ -38,11 +38,20 @@ void rfmt_names_init(struct rfmt_names *n, const struct config *cfg);
 /* "counter", "gauge", "set", "timer", "histogram" or "distribution". */
 const char *rfmt_type_name(enum metric_type t);
 
-/* One series: every window's hash (+ EXPIRE), its index entry, and with
- * redis.history a history entry of this interval's stats. zscore (NaN =
- * none) goes into every window hash. */
+/* One series in one MULTI/EXEC group: every window's hash and, when due,
+ * its EXPIRE of twice the window, and with redis.history a history entry
+ * of this interval's stats. zscore (NaN = none) goes into every window
+ * hash. An EXPIRE is refreshed once every half window (staggered by
+ * series), so a key expires 1.5 to 2 windows after its last write; first
+ * (the series was not written on this Redis connection yet) sends them
+ * all. */
 void rfmt_series(const struct config *cfg, const struct rfmt_names *names,
-                 const struct reg_series *s, int64_t ts, double zscore, const struct rfmt_out *out);
+                 const struct reg_series *s, int64_t ts, double zscore, bool first,
+                 const struct rfmt_out *out);
+
+/* Index entries of n series: one ZADD <prefix>:index ts id ts id ... */
+void rfmt_index(const struct config *cfg, int64_t ts, const struct reg_series *const *ss, size_t n,
+                const struct rfmt_out *out);
 
 /* One flagged stat: XADD <prefix>:anomalies MAXLEN ~ 10000 * series S stat
  * X value V mean M stddev D zscore Z ts T. */

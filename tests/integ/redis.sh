@@ -102,7 +102,9 @@ check "timer 1m p99 within 1% of the exact 99" within_pct 99 "$(hget "$k" p99)" 
 check "timer 1m p999 within 1% of the exact 99 (rank floor(0.999 x 99))" within_pct 99 "$(hget "$k" p999)" 1
 check_match "timer 1m covered is seconds" '^[0-9]+$' "$(hget "$k" covered)"
 ttl=$(rc TTL "$k")
-check "timer 1m hash expires in 2 x 60 s (TTL $ttl)" test "$ttl" -gt 100 -a "$ttl" -le 120
+# The TTL is set to 2 x the window at the first write and refreshed every
+# half window: it stays between 1.5 and 2 windows.
+check "timer 1m hash expires in 1.5 to 2 x 60 s (TTL $ttl)" test "$ttl" -ge 89 -a "$ttl" -le 120
 ttl5=$(rc TTL 'tallyd:{lat}:5m')
 check "timer 5m hash expires in 2 x 300 s (TTL $ttl5)" test "$ttl5" -gt 280 -a "$ttl5" -le 600
 
@@ -114,6 +116,15 @@ check "tagged distribution p50 within 1% of the exact 5" within_pct 5 "$(hget "$
 check_eq "counter windows sum across intervals (5 + 7)" 12 "$(hget 'tallyd:{hits}:1m' count)"
 check_eq "gauge last value with the delta applied" 25 "$(hget 'tallyd:{temp}:1m' last)"
 check_eq "set window counts distinct members" 2 "$(hget 'tallyd:{users}:1m' unique)"
+# Refreshed every half window (2 flushes of 1 s for 5s): over 6 s the TTL
+# of a 5s hash never falls below 1.5 x 5 s (without a refresh it would).
+ttls=""
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	ttls="$ttls $(rc TTL 'tallyd:{hits}:5s')"
+	sleep 0.5
+done
+check "the 5s hash's TTL is refreshed: stays within 1.5 to 2 windows (${ttls# })" \
+	"$PYTHON3" -c 'import sys; t = [int(x) for x in sys.argv[1:]]; sys.exit(0 if all(6 <= x <= 10 for x in t) else 1)' $ttls
 check_eq "the 5s window has slid past the first interval's counter" 0 "$(
 	sleep 6
 	hget 'tallyd:{hits}:5s' count
