@@ -4,6 +4,7 @@
  * It does not own keys or values (see htab.h). */
 #include "htab.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,32 +28,6 @@ static inline uint64_t rd64(const unsigned char *p)
 	uint64_t v;
 	memcpy(&v, p, 8);
 	return v;
-}
-
-static inline uint64_t mix(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-uint64_t htab_hash(const void *key, size_t len)
-{
-	const unsigned char *p = key;
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
-	size_t i = 0;
-
-	for (; i + 16 <= len; i += 16)
-		h = mix(rd64(p + i) ^ 0xa0761d6478bd642fULL, rd64(p + i + 8) ^ h);
-	if (i + 8 <= len) {
-		h = mix(rd64(p + i) ^ 0xe7037ed1a0b428dbULL, h ^ 0x8ebc6af09c88c6e3ULL);
-		i += 8;
-	}
-	uint64_t t = 0;
-	for (size_t s = 0; i < len; i++, s += 8)
-		t |= (uint64_t)p[i] << s;
-	h = mix(t ^ 0x589965cc75374cc3ULL, h ^ 0x1d8e4e27c47d124fULL);
-	h = mix(h, 0xa0761d6478bd642fULL);
-	return h ? h : 1;
 }
 
 struct htab *htab_new(size_t expected)
@@ -83,14 +58,25 @@ size_t htab_count(const struct htab *h)
 	return h->count;
 }
 
-static size_t find(const struct htab *h, const char *key, size_t len, uint64_t hash)
+/* Keys of 8 to 16 bytes (most series names) are compared with two loads
+ * each, overlapping, instead of a call to memcmp. */
+static inline bool key_eq(const char *a, const char *b, size_t len)
+{
+	if (len >= 8 && len <= 16)
+		return rd64((const unsigned char *)a) == rd64((const unsigned char *)b) &&
+		       rd64((const unsigned char *)a + len - 8) ==
+		           rd64((const unsigned char *)b + len - 8);
+	return memcmp(a, b, len) == 0;
+}
+
+static inline size_t find(const struct htab *h, const char *key, size_t len, uint64_t hash)
 {
 	size_t i = hash & h->mask;
 	for (;;) {
 		const struct slot *s = &h->slots[i];
 		if (s->hash == 0)
 			return i;
-		if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+		if (s->hash == hash && s->len == len && key_eq(s->key, key, len))
 			return i;
 		i = (i + 1) & h->mask;
 	}

@@ -7,10 +7,54 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct htab;
 
-uint64_t htab_hash(const void *key, size_t len);
+/* The hash of key[0..len), never 0. Its values are stable (HyperLogLog
+ * registers and state-file checksums are built on them). Inline: interval
+ * shards hash every received line. */
+static inline uint64_t htab_rd64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t htab_mix(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t htab_hash(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+	size_t i = 0;
+
+	for (; i + 16 <= len; i += 16)
+		h = htab_mix(htab_rd64(p + i) ^ 0xa0761d6478bd642fULL, htab_rd64(p + i + 8) ^ h);
+	if (i + 8 <= len) {
+		h = htab_mix(htab_rd64(p + i) ^ 0xe7037ed1a0b428dbULL, h ^ 0x8ebc6af09c88c6e3ULL);
+		i += 8;
+	}
+	/* The 0-7 bytes left, little-endian: t = p[i] | p[i+1] << 8 | ... */
+	uint64_t t = 0;
+	size_t r = len - i;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (r > 0 && len >= 8) {
+		/* One load of the last 8 bytes, those already hashed shifted out. */
+		t = htab_rd64(p + len - 8) >> (8 * (8 - r));
+		r = 0;
+	}
+#endif
+	for (size_t s = 0; r > 0; i++, r--, s += 8)
+		t |= (uint64_t)p[i] << s;
+	h = htab_mix(t ^ 0x589965cc75374cc3ULL, h ^ 0x1d8e4e27c47d124fULL);
+	h = htab_mix(h, 0xa0761d6478bd642fULL);
+	return h ? h : 1;
+}
 
 struct htab *htab_new(size_t expected);
 /* Frees the table; calls free_val(value) on every value if non-NULL. */

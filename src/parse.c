@@ -8,6 +8,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "num.h"
 #include "tags.h"
@@ -544,6 +547,174 @@ int parse_line(const char *line, size_t len, const struct parse_opts *o, struct 
 	return parse_stripped(&lc);
 }
 
+/* ---- the common line, in one pass ----
+ *
+ *   app.metric.n42:17|c          name (bytes sanitising keeps), value
+ *   app.metric.n42:0.25|ms       (unsigned decimal, <= 15 digits), type, then
+ *   ^^^^^^^^^^^^^^ ^^^^ ^^       '\n', "\r\n", the end of the packet or
+ * |fields (|@0.5|#env:prod,host:a) to the end of the line. Such a line has,
+ * as in the general path, the same key (the name as received, plus the
+ * tags by tags_series_key), the value num_parse_double returns, the same
+ * fields. Every other line (signs, spaces, packed values, sets, events, a
+ * name to sanitise, a bad field) goes to the general path. No copy: one
+ * forward scan, and a memchr for the end of a line with fields. */
+
+/* The length of the run of TAGS_CH_KEEP bytes at p (at most end - p). */
+static inline size_t keep_span(const char *p, const char *end)
+{
+	const char *q = p;
+#ifdef __SSE2__
+	/* 16 bytes at a time: a byte is kept when it is in [-.0-9=A-Z_a-z].
+	 * ORing 0x20 folds A-Z onto a-z (and '_' onto 0x7f); bytes below 0x20,
+	 * DEL and bytes >= 0x80 are refused before the fold can alias them. */
+	const __m128i fold = _mm_set1_epi8(0x20);
+	/* The byte at q is looked at alone first: a name of exactly 16 bytes
+	 * ends at the next chunk's first byte. */
+	while (end - q >= 16 && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)q);
+		__m128i l = _mm_or_si128(c, fold);
+		__m128i ok = _mm_or_si128(
+		    _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x2c)),
+		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x2f))),
+		                 _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x2f)),
+		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x3a)))),
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(l, _mm_set1_epi8(0x3d)),
+		                              _mm_cmpeq_epi8(c, _mm_set1_epi8(0x5f))),
+		                 _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x60)),
+		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x7b)))));
+		/* c > 0x1f as a signed byte: not a control byte, not >= 0x80. */
+		ok = _mm_and_si128(ok, _mm_cmpgt_epi8(c, _mm_set1_epi8(0x1f)));
+		unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+		if (bad != 0)
+			return (size_t)(q - p) + (size_t)__builtin_ctz(bad);
+		q += 16;
+	}
+#endif
+	while (q < end && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP)
+		q++;
+	return (size_t)(q - p);
+}
+
+/* The rest of a common line after its type: '|' at e, then fields (|@rate,
+ * |#tags, |T...) read as the general path reads them, to the end of the
+ * line; a bad field or key is left to the general path, to be reported.
+ * Not inline: it holds the tags builder, which the plain line does without. */
+static __attribute__((noinline)) const char *
+common_fields(const char *p, size_t nlen, const char *e, const char *end,
+              const struct parse_opts *o, struct parse_scratch *scr, const struct parse_handler *h,
+              void *ctx, enum metric_type type, double value)
+{
+	const char *nl = memchr(e, '\n', (size_t)(end - e));
+	const char *le = nl ? nl : end;
+	struct fields f = {1, false, 0, NULL, 0};
+	struct sample s;
+
+	if (le[-1] == '\r')
+		le--;
+	if (parse_fields(e + 1, le, &f) != NULL)
+		return NULL;
+	if (f.tags != NULL) {
+		struct tags_builder tb;
+		if (tags_series_key(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
+			return NULL;
+	} else {
+		s.key = p;
+		s.key_len = s.name_len = nlen;
+	}
+	s.type = type;
+	s.value = value;
+	s.weight = f.weight;
+	s.member = NULL;
+	s.member_len = 0;
+	s.gauge_delta = false;
+	s.timestamp = f.timestamp;
+	h->sample(ctx, &s);
+	if (f.bad_rate && h->invalid_rate != NULL)
+		h->invalid_rate(ctx);
+	return nl ? nl + 1 : end;
+}
+
+/* The line at p (not empty) when it has the common form; returns where the
+ * next line starts (end when none), or NULL (nothing delivered) when the
+ * line needs the general path. */
+static inline const char *common_line(const char *p, const char *end, const struct parse_opts *o,
+                                      struct parse_scratch *scr, const struct parse_handler *h,
+                                      void *ctx)
+{
+	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	size_t nlen = keep_span(p, end);
+	const char *v = p + nlen;
+
+	if (nlen == 0 || nlen > o->max_name || nlen > PARSE_KEY_MAX - 1 || end - v < 4 || *v != ':')
+		return NULL;
+	/* The value, as parse_simple_decimal in num.c reads it. */
+	uint64_t mant = 0;
+	unsigned digits = 0, frac = 0;
+	bool dot = false;
+	for (v++; v < end; v++) {
+		unsigned d = (unsigned)(unsigned char)*v - '0';
+		if (d < 10) {
+			mant = mant * 10 + d;
+			digits++;
+			frac += dot;
+		} else if (*v == '.' && !dot) {
+			dot = true;
+		} else {
+			break;
+		}
+	}
+	if (digits == 0 || digits > 15 || end - v < 2 || *v != '|')
+		return NULL;
+	struct sample s;
+	const char *t = v + 1, *e = t + 1;
+	switch (*t) {
+	case 'c':
+		s.type = METRIC_COUNTER;
+		break;
+	case 'g':
+		s.type = METRIC_GAUGE;
+		break;
+	case 'h':
+		s.type = METRIC_HISTOGRAM;
+		break;
+	case 'd':
+		s.type = METRIC_DISTRIBUTION;
+		break;
+	case 'm':
+		if (e == end || *e != 's')
+			return NULL;
+		s.type = METRIC_TIMER;
+		e++;
+		break;
+	default:
+		return NULL;
+	}
+	const char *next;
+	if (e < end && *e == '|')
+		return common_fields(p, nlen, e, end, o, scr, h, ctx, s.type,
+		                     (double)mant / pow10[frac]);
+	if (e == end) {
+		next = end;
+	} else if (*e == '\n') {
+		next = e + 1;
+	} else if (*e == '\r' && (e + 1 == end || e[1] == '\n')) {
+		next = e + 1 == end ? end : e + 2;
+	} else {
+		return NULL;
+	}
+	s.key = p;
+	s.key_len = s.name_len = nlen;
+	s.value = (double)mant / pow10[frac];
+	s.weight = 1;
+	s.member = NULL;
+	s.member_len = 0;
+	s.gauge_delta = false;
+	s.timestamp = 0;
+	h->sample(ctx, &s);
+	return next;
+}
+
 size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
                     struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
@@ -551,6 +722,14 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 	size_t lines = 0;
 
 	while (p < end) {
+		if (o->sanitize && *p != '\n') {
+			const char *next = common_line(p, end, o, scr, h, ctx);
+			if (next != NULL) {
+				lines++;
+				p = next;
+				continue;
+			}
+		}
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		size_t n = (size_t)(le - p);

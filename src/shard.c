@@ -81,6 +81,18 @@ static void add_member(struct shard_entry *e, const char *m, size_t len)
 	htab_put(e->members, sm->data, len, h, sm);
 }
 
+/* A zeroed entry for a key of len bytes, 64-byte aligned (see shard.h). */
+static struct shard_entry *new_entry(size_t len)
+{
+	size_t size = (sizeof(struct shard_entry) + len + 1 + 63) & ~(size_t)63;
+	struct shard_entry *e = aligned_alloc(64, size);
+	if (e == NULL)
+		e = xcalloc(1, size); /* unaligned; xcalloc aborts if memory is gone */
+	else
+		memset(e, 0, size);
+	return e;
+}
+
 bool shard_record(struct shard *s, const struct sample *smp)
 {
 	enum shard_kind k = kind_of(smp->type);
@@ -92,7 +104,7 @@ bool shard_record(struct shard *s, const struct sample *smp)
 			s->stats.series_dropped++;
 			return false;
 		}
-		e = xcalloc(1, sizeof(*e) + smp->key_len + 1);
+		e = new_entry(smp->key_len);
 		memcpy(e->key, smp->key, smp->key_len);
 		e->key_len = smp->key_len;
 		e->name_len = smp->name_len;

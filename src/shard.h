@@ -18,17 +18,20 @@ struct parse_check;
 
 struct htab;
 
-/* An aggregate for one series of one kind. key follows the struct. */
+/* An aggregate for one series of one kind. key follows the struct. Entries
+ * are 64-byte aligned and the fields every sample touches (value, type,
+ * key) share the second cache line: the per-line lookup and update read one
+ * line of the entry, not two (keys up to 52 bytes). */
 struct shard_entry {
-	enum metric_type type; /* last wire type seen (ms, h or d for timers) */
 	size_t key_len;
 	size_t name_len;
-	double value;   /* counter sum; gauge: absolute value (+ deltas) or delta sum */
-	bool gauge_abs; /* gauge: an absolute value was set this interval */
 	double count;   /* timer: sum of weights */
 	double *values; /* timer samples */
 	size_t nvalues, cap;
-	struct htab *members; /* set members (owned strings) */
+	struct htab *members;  /* set members (owned strings) */
+	bool gauge_abs;        /* gauge: an absolute value was set this interval */
+	double value;          /* counter sum; gauge: absolute value (+ deltas) or delta sum */
+	enum metric_type type; /* last wire type seen (ms, h or d for timers) */
 	char key[];
 };
 

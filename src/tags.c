@@ -47,6 +47,37 @@ const unsigned char tags_char_class[256] = {
 #define PUT_COLON_EQ 1u
 #define PUT_SEMI_US 2u
 
+/* The output byte for a byte that is not TAGS_CH_KEEP (or any byte without
+ * sanitize), or -1 to drop it; *flags and *in_space carry the state. */
+static inline int clean_byte(unsigned char c, unsigned *flags, bool *in_space, bool sanitize)
+{
+	if (c == ':' && (*flags & PUT_COLON_EQ)) {
+		c = '=';
+		*flags &= ~PUT_COLON_EQ;
+	} else if (c == ';' && (*flags & PUT_SEMI_US)) {
+		c = '_';
+	}
+	if (sanitize) {
+		switch (tags_char_class[c]) {
+		case TAGS_CH_SPACE:
+			if (*in_space)
+				return -1;
+			*in_space = true;
+			return '_';
+		case TAGS_CH_SLASH:
+			*in_space = false;
+			return '-';
+		case TAGS_CH_DROP:
+			*in_space = false;
+			return -1;
+		default:
+			break;
+		}
+	}
+	*in_space = false;
+	return c;
+}
+
 /* Appends s[0..n), transformed and (with sanitize) sanitised, to buf at
  * *len without going past cap. False when it does not fit. */
 static bool put_clean(char *buf, size_t *len, size_t cap, const char *s, size_t n, unsigned flags,
@@ -55,43 +86,41 @@ static bool put_clean(char *buf, size_t *len, size_t cap, const char *s, size_t 
 	size_t o = *len;
 	bool in_space = false;
 
+	/* Every byte gives at most one: when n bytes fit, no room check, and
+	 * with sanitize, runs of kept bytes (most bytes; ':' and ';' are not
+	 * TAGS_CH_KEEP, so no flag applies to them) are copied in a tight loop. */
+	if (cap - o >= n) {
+		const unsigned char *p = (const unsigned char *)s, *e = p + n;
+		char *w = buf + o;
+		while (p < e) {
+			if (sanitize && tags_char_class[*p] == TAGS_CH_KEEP) {
+				do
+					*w++ = (char)*p++;
+				while (p < e && tags_char_class[*p] == TAGS_CH_KEEP);
+				in_space = false;
+				continue;
+			}
+			int r = clean_byte(*p++, &flags, &in_space, sanitize);
+			if (r >= 0)
+				*w++ = (char)r;
+		}
+		*len = (size_t)(w - buf);
+		return true;
+	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		int r;
 		if (sanitize && tags_char_class[c] == TAGS_CH_KEEP) {
-			/* Most bytes. ':' and ';' are not TAGS_CH_KEEP: no
-			 * flag applies. */
 			in_space = false;
+			r = c;
 		} else {
-			if (c == ':' && (flags & PUT_COLON_EQ)) {
-				c = '=';
-				flags &= ~PUT_COLON_EQ;
-			} else if (c == ';' && (flags & PUT_SEMI_US)) {
-				c = '_';
-			}
-			if (sanitize) {
-				switch (tags_char_class[c]) {
-				case TAGS_CH_SPACE:
-					if (in_space)
-						continue;
-					in_space = true;
-					c = '_';
-					break;
-				case TAGS_CH_SLASH:
-					in_space = false;
-					c = '-';
-					break;
-				case TAGS_CH_DROP:
-					in_space = false;
-					continue;
-				default:
-					in_space = false;
-					break;
-				}
-			}
+			r = clean_byte(c, &flags, &in_space, sanitize);
+			if (r < 0)
+				continue;
 		}
 		if (o == cap)
 			return false;
-		buf[o++] = (char)c;
+		buf[o++] = (char)r;
 	}
 	*len = o;
 	return true;
@@ -99,11 +128,13 @@ static bool put_clean(char *buf, size_t *len, size_t cap, const char *s, size_t 
 
 /* ---- the sorted tag list ---- */
 
+/* Bytewise, as memcmp (tags are short and mostly differ early). */
 static int tag_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-	if (r != 0)
-		return r;
+	size_t m = alen < blen ? alen : blen;
+	for (size_t i = 0; i < m; i++)
+		if (a[i] != b[i])
+			return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
 	return alen < blen ? -1 : alen > blen;
 }
 
@@ -133,7 +164,8 @@ static bool tag_commit(struct tags_builder *tb, size_t start)
 		tb->err = "too many tags";
 		return false;
 	}
-	memmove(&tb->refs[lo + 1], &tb->refs[lo], (tb->ntags - lo) * sizeof(tb->refs[0]));
+	for (size_t i = tb->ntags; i > lo; i--)
+		tb->refs[i] = tb->refs[i - 1];
 	tb->refs[lo].off = (uint16_t)start;
 	tb->refs[lo].len = (uint16_t)len;
 	tb->ntags++;

@@ -1667,6 +1667,164 @@ static void test_null_callbacks(void)
 	       "null callbacks");
 }
 
+/* parse_packet reads the common line ("name:17|c") in one pass of its own;
+ * every line must give exactly what parse_line (the general path) gives, as
+ * the last line of a packet, before '\n' and before "\r\n". */
+static bool same_recs(const struct recorder *a, const struct recorder *b)
+{
+	if (a->n != b->n || a->dropped != b->dropped)
+		return false;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct rec *x = &a->r[i], *y = &b->r[i];
+		if (x->kind != y->kind || x->type != y->type || x->name_len != y->name_len ||
+		    memcmp(&x->value, &y->value, sizeof(double)) != 0 ||
+		    memcmp(&x->weight, &y->weight, sizeof(double)) != 0 || x->delta != y->delta ||
+		    x->ts != y->ts)
+			return false;
+		for (int j = 0; j < NFIELDS; j++)
+			if (x->flen[j] != y->flen[j] ||
+			    (x->flen[j] > 0 && memcmp(x->f[j], y->f[j], x->flen[j]) != 0))
+				return false;
+	}
+	return true;
+}
+
+static void packet_vs_line(const char *line, size_t n, const struct parse_opts *o)
+{
+	static const char *const tails[] = {"", "\n", "\r\n", "\nz:1|c"};
+	static struct recorder want, got;
+	char pkt[256];
+
+	if (n + 8 > sizeof(pkt))
+		return;
+	rec_reset(&want, line, n);
+	int r = parse_line(line, n, o, &scratch, &handler, &want);
+	for (size_t t = 0; t < NELEMS(tails); t++) {
+		size_t tl = strlen(tails[t]);
+		memcpy(pkt, line, n);
+		memcpy(pkt + n, tails[t], tl);
+		rec_reset(&got, pkt, n + tl);
+		size_t lines = parse_packet(pkt, n + tl, o, &scratch, &handler, &got);
+		/* The extra line of the last tail is always one counter: drop its
+		 * record (and free what it holds) before comparing. */
+		if (t == 3 && got.n > 0) {
+			got.n--;
+			for (int j = 0; j < NFIELDS; j++)
+				free(got.r[got.n].f[j]);
+		}
+		size_t nonempty = (n > 0 && !(n == 1 && line[0] == '\r')) ? 1 : 0;
+		failed(same_recs(&want, &got) && lines == nonempty + (t == 3), show(line, n),
+		       "tail %zu: parse_packet %zu recs, parse_line %zu recs (ret %d)", t, got.n,
+		       want.n, r);
+	}
+	rec_reset(&want, NULL, 0);
+	rec_reset(&got, NULL, 0);
+}
+
+static void test_common_line_path(void)
+{
+	static const char *const lines[] = {
+	    "a:1|c",
+	    "app.metric.n1234:1|c",
+	    "app.metric.n12345:1|c",
+	    "app.metric.n123:1|c",
+	    "abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789_=:1|c",
+	    "a:0|c",
+	    "a:007|ms",
+	    "a:1.|g",
+	    "a:.5|g",
+	    "a:1.2.3|c",
+	    "a:.|c",
+	    "a:|c",
+	    ":1|c",
+	    "a:123456789012345|c",
+	    "a:1234567890123456|c",
+	    "a:0.000000000000001|c",
+	    "a:1|c\r",
+	    "a:1|c\r\r",
+	    "a:1|c ",
+	    "a: 1|c",
+	    "a:1 |c",
+	    "a:+1|g",
+	    "a:-1|g",
+	    "a:1|ms",
+	    "a:1|m",
+	    "a:1|msx",
+	    "a:1|h",
+	    "a:1|d",
+	    "a:1|s",
+	    "a:x|s",
+	    "a:1|x",
+	    "a:1|c|@0.5",
+	    "a:1|c|#t:v",
+	    "a:1|c:2|g",
+	    "a:1:2|c",
+	    "a:1e3|c",
+	    "a:0x10|c",
+	    "a/b:1|c",
+	    "a b:1|c",
+	    "a;k=v:1|c",
+	    "a#k=v:1|c",
+	    "a,k=v:1|c",
+	    "a[k=v]:1|c",
+	    "a\x7f:1|c",
+	    "a\x0d:1|c",
+	    "a\x80:1|c",
+	    "a\xff:1|c",
+	    "a`:1|c",
+	    "a@:1|c",
+	    "a^:1|c",
+	    "a{:1|c",
+	    "a~:1|c",
+	    "_e{1,1}:a|b",
+	    "_sc|a|0",
+	    "_:1|c",
+	    "a",
+	    "0123456789abcdef:1|c",
+	    "0123456789abcdef0123456789abcdef:1|c",
+	    "0123456789abcdef0123456789abcde/:1|c",
+	    "0123456789abcde\x01:1|c",
+	};
+	struct parse_opts o[3];
+	for (int k = 0; k < 3; k++)
+		parse_opts_default(&o[k]);
+	o[1].sanitize = false;
+	o[2].max_name = 16;
+	o[2].tag_styles = TAG_STYLE_LIBRATO | TAG_STYLE_INFLUXDB | TAG_STYLE_SIGNALFX;
+	for (size_t i = 0; i < NELEMS(lines); i++) {
+		size_t n;
+		char *l = decode(lines[i], &n);
+		for (int k = 0; k < 3; k++)
+			packet_vs_line(l, n, &o[k]);
+		free(l);
+	}
+	/* Random lines near the common form, from a fixed seed. */
+	static const char name_ch[] = "ab09._-=Z/ ;:#,[]|\x7f\x80\x0d\x01";
+	static const char val_ch[] = "0123456789.+- e|:";
+	static const char *const types[] = {"c",      "g",     "ms",  "m",     "s",
+	                                    "h",      "d",     "x",   "c ",    "c|@0.5",
+	                                    "c|#a:b", "c:2|g", "c\r", "ms\r\r"};
+	uint64_t x = 0x243f6a8885a308d3ULL;
+	for (int it = 0; it < 50000; it++) {
+		char l[128];
+		size_t n = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t nl = x % 20, vl = (x >> 8) % 18;
+		for (size_t i = 0; i < nl; i++, x = x * 6364136223846793005ULL + 1)
+			l[n++] = (x >> 60) < 12 ? "abcdefghij.-"[(x >> 60)]
+			                        : name_ch[(x >> 33) % (sizeof(name_ch) - 1)];
+		l[n++] = ':';
+		for (size_t i = 0; i < vl; i++, x = x * 6364136223846793005ULL + 1)
+			l[n++] = (x >> 61) < 6 ? (char)('0' + (x >> 40) % 10)
+			                       : val_ch[(x >> 33) % (sizeof(val_ch) - 1)];
+		const char *t = types[(x >> 20) % NELEMS(types)];
+		l[n++] = '|';
+		memcpy(l + n, t, strlen(t));
+		n += strlen(t);
+		packet_vs_line(l, n, &o[(x >> 50) % 3]);
+	}
+}
+
 static void test_defaults(void)
 {
 	struct parse_opts o;
@@ -1695,6 +1853,7 @@ int main(void)
 	    {"event text size", test_event_text_size},
 	    {"zero copy", test_zero_copy},
 	    {"null callbacks", test_null_callbacks},
+	    {"one-pass common lines = general path", test_common_line_path},
 	    {"defaults", test_defaults},
 	};
 
