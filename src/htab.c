@@ -23,11 +23,15 @@ struct htab {
 	size_t count;
 };
 
-static inline uint64_t rd64(const unsigned char *p)
+/* Slots are 32 bytes and the array is 64-byte aligned, so a slot never
+ * straddles two cache lines (one prefetch covers it). */
+static struct slot *new_slots(size_t cap)
 {
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
+	struct slot *s = aligned_alloc(64, cap * sizeof(struct slot));
+	if (s == NULL)
+		return xcalloc(cap, sizeof(struct slot)); /* aborts if memory is gone */
+	memset(s, 0, cap * sizeof(struct slot));
+	return s;
 }
 
 struct htab *htab_new(size_t expected)
@@ -36,7 +40,7 @@ struct htab *htab_new(size_t expected)
 	size_t cap = 16;
 	while (cap < expected * 2)
 		cap *= 2;
-	h->slots = xcalloc(cap, sizeof(struct slot));
+	h->slots = new_slots(cap);
 	h->mask = cap - 1;
 	return h;
 }
@@ -58,17 +62,6 @@ size_t htab_count(const struct htab *h)
 	return h->count;
 }
 
-/* Keys of 8 to 16 bytes (most series names) are compared with two loads
- * each, overlapping, instead of a call to memcmp. */
-static inline bool key_eq(const char *a, const char *b, size_t len)
-{
-	if (len >= 8 && len <= 16)
-		return rd64((const unsigned char *)a) == rd64((const unsigned char *)b) &&
-		       rd64((const unsigned char *)a + len - 8) ==
-		           rd64((const unsigned char *)b + len - 8);
-	return memcmp(a, b, len) == 0;
-}
-
 static inline size_t find(const struct htab *h, const char *key, size_t len, uint64_t hash)
 {
 	size_t i = hash & h->mask;
@@ -76,7 +69,7 @@ static inline size_t find(const struct htab *h, const char *key, size_t len, uin
 		const struct slot *s = &h->slots[i];
 		if (s->hash == 0)
 			return i;
-		if (s->hash == hash && s->len == len && key_eq(s->key, key, len))
+		if (s->hash == hash && s->len == len && htab_key_eq(s->key, key, len))
 			return i;
 		i = (i + 1) & h->mask;
 	}
@@ -88,11 +81,27 @@ void *htab_get(const struct htab *h, const char *key, size_t len, uint64_t hash)
 	return h->slots[i].hash ? h->slots[i].val : NULL;
 }
 
+void htab_prefetch(const struct htab *h, uint64_t hash)
+{
+	__builtin_prefetch(&h->slots[hash & h->mask]);
+}
+
+void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
+{
+	for (size_t i = hash & h->mask;; i = (i + 1) & h->mask) {
+		const struct slot *s = &h->slots[i];
+		if (s->hash == hash && s->len == len)
+			return s->val;
+		if (s->hash == 0)
+			return NULL;
+	}
+}
+
 static void grow(struct htab *h)
 {
 	struct slot *old = h->slots;
 	size_t oldcap = h->mask + 1;
-	h->slots = xcalloc(oldcap * 2, sizeof(struct slot));
+	h->slots = new_slots(oldcap * 2);
 	h->mask = oldcap * 2 - 1;
 	for (size_t i = 0; i < oldcap; i++) {
 		if (!old[i].hash)

@@ -5,6 +5,7 @@
 #ifndef TALLYD_HTAB_H
 #define TALLYD_HTAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -56,6 +57,18 @@ static inline uint64_t htab_hash(const void *key, size_t len)
 	return h ? h : 1;
 }
 
+/* Keys of 8 to 16 bytes (most series names) are compared with two loads
+ * each, overlapping, instead of a call to memcmp. The table compares keys
+ * with it; callers that check a value found by htab_peek use it too. */
+static inline bool htab_key_eq(const char *a, const char *b, size_t len)
+{
+	if (len >= 8 && len <= 16)
+		return htab_rd64((const unsigned char *)a) == htab_rd64((const unsigned char *)b) &&
+		       htab_rd64((const unsigned char *)a + len - 8) ==
+		           htab_rd64((const unsigned char *)b + len - 8);
+	return memcmp(a, b, len) == 0;
+}
+
 struct htab *htab_new(size_t expected);
 /* Frees the table; calls free_val(value) on every value if non-NULL. */
 void htab_free(struct htab *h, void (*free_val)(void *));
@@ -66,6 +79,15 @@ void *htab_get(const struct htab *h, const char *key, size_t len, uint64_t hash)
 void htab_put(struct htab *h, const char *key, size_t len, uint64_t hash, void *val);
 /* Removes and returns the value, or NULL if absent. */
 void *htab_del(struct htab *h, const char *key, size_t len, uint64_t hash);
+
+/* For lookups in batches, so that cache misses overlap: htab_prefetch
+ * starts loading the slot where hash's probe begins; htab_peek returns the
+ * value of the first slot on hash's probe path whose cached hash and key
+ * length equal hash and len, or NULL, without reading any key. That value
+ * is only a candidate (two keys may share a hash): the caller compares its
+ * key, and falls back to htab_get when it differs or is NULL. */
+void htab_prefetch(const struct htab *h, uint64_t hash);
+void *htab_peek(const struct htab *h, size_t len, uint64_t hash);
 
 /* Iteration: start with *pos = 0; returns the next value or NULL at the end.
  * Deleting the returned entry during iteration is not allowed; collect keys

@@ -3,7 +3,8 @@
  * marks an oversized datagram, counted and never parsed; SO_RXQ_OVFL gives
  * the kernel's drop count), TCP lines and DogStatsD length-prefixed Unix
  * stream frames come through bufferevents on worker 0. Every line goes to
- * parse_packet/parse_line and into the worker's shard. The shard swap is an
+ * parse_packet/parse_line and into the worker's shard, queued (shard_queue)
+ * and committed at the end of each recvmmsg batch or stream line. The shard swap is an
  * event the main thread activates; the worker swaps between batches and
  * activates the main loop's "swapped" event. Nothing here formats output. */
 #include "intake.h"
@@ -16,6 +17,7 @@
 #include <event2/thread.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,6 +64,7 @@ struct worker {
 	char cmsg[BATCH][CMSG_SPACE(sizeof(uint32_t))];
 	char *bufs;
 	size_t bufsize;
+	size_t bufs_len; /* BATCH * bufsize */
 	struct log_limit lim;
 };
 
@@ -82,10 +85,17 @@ struct intake {
 
 /* ---- parse callbacks (worker thread) ---- */
 
+/* A sample whose key is in the receive buffers (a name as received) is
+ * queued as it is: the buffers stay as they are until the shard_commit at
+ * the end of the batch. A key built in the parser's scratch (tags,
+ * sanitising) is rewritten by the next line: the queue keeps a copy. */
 static void on_sample(void *ctx, const struct sample *s)
 {
 	struct worker *w = ctx;
-	shard_record(w->shard, s);
+	if ((uintptr_t)s->key - (uintptr_t)w->bufs < w->bufs_len)
+		shard_queue(w->shard, s);
+	else
+		shard_queue_copy(w->shard, s);
 }
 
 static void on_event(void *ctx, const struct parse_event *e)
@@ -182,6 +192,8 @@ static void read_dgrams(struct dgram_source *src)
 			}
 			take_packet(w, w->iov[i].iov_base, w->msgs[i].msg_len);
 		}
+		/* The next recvmmsg rewrites the buffers the queued keys are in. */
+		shard_commit(w->shard);
 		if (n < BATCH)
 			return;
 	}
@@ -215,6 +227,7 @@ static void stream_line(struct worker *w, const char *p, size_t len)
 		return;
 	st->metrics_received++;
 	parse_line(p, len, &w->popts, &w->scratch, &w->handler, w);
+	shard_commit(w->shard);
 }
 
 static void stream_read(struct bufferevent *bev, void *arg)
@@ -248,6 +261,7 @@ static void stream_read(struct bufferevent *bev, void *arg)
 			evbuffer_drain(in, 4);
 			evbuffer_remove(in, w->bufs, flen);
 			take_packet(w, w->bufs, flen);
+			shard_commit(w->shard);
 			shard_stats(w->shard)->last_msg_seen = (uint64_t)time(NULL);
 		} else {
 			struct evbuffer_ptr eol =
@@ -312,6 +326,7 @@ static void swap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct intake *in = w->in;
+	shard_commit(w->shard); /* empty already: every read commits */
 	w->retired = w->shard;
 	w->shard = w->spare;
 	w->spare = NULL;
@@ -380,7 +395,8 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 		return -1;
 	}
 	w->bufsize = (size_t)cfg->max_datagram;
-	w->bufs = xmalloc((size_t)BATCH * w->bufsize);
+	w->bufs_len = (size_t)BATCH * w->bufsize;
+	w->bufs = xmalloc(w->bufs_len);
 	w->shard = shard_new((size_t)cfg->max_series);
 	parse_opts_default(&w->popts);
 	w->popts.gauge_deltas = cfg->gauge_deltas;

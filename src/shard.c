@@ -1,8 +1,9 @@
-/* shard: per-worker interval aggregation. shard_record is on the per-line
- * hot path: one hash, one probe, an in-place update; memory is allocated
- * only when a series (or set member, or timer sample block) is first seen in
- * the interval. It does not know about Graphite, windows or other workers:
- * the registry merges shards at the flush tick. */
+/* shard: per-worker interval aggregation. shard_queue/shard_commit (and
+ * shard_record) are on the per-line hot path: one hash, one probe, an
+ * in-place update, with a batch's slots and entries prefetched; memory is
+ * allocated only when a series (or set member, or timer sample block) is
+ * first seen in the interval. It does not know about Graphite, windows or
+ * other workers: the registry merges shards at the flush tick. */
 #include "shard.h"
 
 #include <stdio.h>
@@ -13,6 +14,19 @@
 #include "parse.h"
 #include "xalloc.h"
 
+/* A queued sample: what recording it takes, its hash, and the candidate
+ * entry shard_commit's first pass found for it. */
+struct pending {
+	const char *key; /* borrowed until shard_commit */
+	size_t key_len, name_len;
+	double value, weight;
+	uint64_t hash;
+	struct shard_entry *e;
+	enum metric_type type;
+	enum shard_kind kind;
+	bool gauge_delta;
+};
+
 struct shard {
 	struct htab *tab[SHARD_KIND_COUNT];
 	/* entries in first-seen order, so the registry keeps the wire's order */
@@ -22,6 +36,10 @@ struct shard {
 	struct selfstats stats;
 	struct buf events; /* event and check records (shard.h) */
 	size_t nevents;
+	size_t nqueue;
+	struct pending queue[SHARD_QUEUE_MAX];
+	size_t keys_used; /* of keys, by shard_queue_copy since the last commit */
+	char keys[SHARD_QUEUE_KEYS];
 };
 
 struct shard *shard_new(size_t max_series)
@@ -93,54 +111,145 @@ static struct shard_entry *new_entry(size_t len)
 	return e;
 }
 
-bool shard_record(struct shard *s, const struct sample *smp)
+/* The entry of key in table k, created if new; NULL when the series
+ * limit drops it (counted). */
+static struct shard_entry *find_or_add(struct shard *s, enum shard_kind k, const char *key,
+                                       size_t len, size_t name_len, uint64_t h)
 {
-	enum shard_kind k = kind_of(smp->type);
-	uint64_t h = htab_hash(smp->key, smp->key_len);
-	struct shard_entry *e = htab_get(s->tab[k], smp->key, smp->key_len, h);
-
-	if (!e) {
-		if (htab_count(s->tab[k]) >= s->max_series) {
-			s->stats.series_dropped++;
-			return false;
-		}
-		e = new_entry(smp->key_len);
-		memcpy(e->key, smp->key, smp->key_len);
-		e->key_len = smp->key_len;
-		e->name_len = smp->name_len;
-		htab_put(s->tab[k], e->key, e->key_len, h, e);
-		if (s->norder[k] == s->cap[k]) {
-			s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 64;
-			s->order[k] = xrealloc(s->order[k], s->cap[k] * sizeof(*s->order[k]));
-		}
-		s->order[k][s->norder[k]++] = e;
+	struct shard_entry *e = htab_get(s->tab[k], key, len, h);
+	if (e)
+		return e;
+	if (htab_count(s->tab[k]) >= s->max_series) {
+		s->stats.series_dropped++;
+		return NULL;
 	}
-	e->type = smp->type;
+	e = new_entry(len);
+	memcpy(e->key, key, len);
+	e->key_len = len;
+	e->name_len = name_len;
+	htab_put(s->tab[k], e->key, e->key_len, h, e);
+	if (s->norder[k] == s->cap[k]) {
+		s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 64;
+		s->order[k] = xrealloc(s->order[k], s->cap[k] * sizeof(*s->order[k]));
+	}
+	s->order[k][s->norder[k]++] = e;
+	return e;
+}
+
+/* Folds a counter, gauge or timer sample into its entry. */
+static inline void update(struct shard_entry *e, enum shard_kind k, enum metric_type type,
+                          double value, double weight, bool gauge_delta)
+{
+	e->type = type;
 	switch (k) {
 	case SHARD_COUNTERS:
-		e->value += smp->value * smp->weight;
+		e->value += value * weight;
 		break;
 	case SHARD_GAUGES:
-		if (smp->gauge_delta) {
-			e->value += smp->value;
+		if (gauge_delta) {
+			e->value += value;
 		} else {
-			e->value = smp->value;
+			e->value = value;
 			e->gauge_abs = true;
 		}
-		break;
-	case SHARD_SETS:
-		add_member(e, smp->member, smp->member_len);
 		break;
 	default:
 		if (e->nvalues == e->cap) {
 			e->cap = e->cap ? e->cap * 2 : 8;
 			e->values = xrealloc(e->values, e->cap * sizeof(double));
 		}
-		e->values[e->nvalues++] = smp->value;
-		e->count += smp->weight;
+		e->values[e->nvalues++] = value;
+		e->count += weight;
 		break;
 	}
+}
+
+bool shard_record(struct shard *s, const struct sample *smp)
+{
+	if (s->nqueue > 0)
+		shard_commit(s);
+	enum shard_kind k = kind_of(smp->type);
+	uint64_t h = htab_hash(smp->key, smp->key_len);
+	struct shard_entry *e = find_or_add(s, k, smp->key, smp->key_len, smp->name_len, h);
+
+	if (!e)
+		return false;
+	if (k == SHARD_SETS) {
+		e->type = smp->type;
+		add_member(e, smp->member, smp->member_len);
+	} else {
+		update(e, k, smp->type, smp->value, smp->weight, smp->gauge_delta);
+	}
 	return true;
+}
+
+void shard_queue(struct shard *s, const struct sample *smp)
+{
+	if (smp->type == METRIC_SET) {
+		shard_record(s, smp); /* the member may not outlive the call */
+		return;
+	}
+	if (s->nqueue == SHARD_QUEUE_MAX)
+		shard_commit(s);
+	struct pending *q = &s->queue[s->nqueue++];
+	q->key = smp->key;
+	q->key_len = smp->key_len;
+	q->name_len = smp->name_len;
+	q->value = smp->value;
+	q->weight = smp->weight;
+	q->hash = htab_hash(smp->key, smp->key_len);
+	q->type = smp->type;
+	q->kind = kind_of(smp->type);
+	q->gauge_delta = smp->gauge_delta;
+	htab_prefetch(s->tab[q->kind], q->hash);
+}
+
+void shard_queue_copy(struct shard *s, const struct sample *smp)
+{
+	if (smp->type == METRIC_SET || smp->key_len > SHARD_QUEUE_KEYS) {
+		shard_record(s, smp);
+		return;
+	}
+	if (smp->key_len > SHARD_QUEUE_KEYS - s->keys_used || s->nqueue == SHARD_QUEUE_MAX)
+		shard_commit(s);
+	struct sample copy = *smp;
+	copy.key = memcpy(s->keys + s->keys_used, smp->key, smp->key_len);
+	s->keys_used += smp->key_len;
+	shard_queue(s, &copy);
+}
+
+void shard_commit(struct shard *s)
+{
+	size_t n = s->nqueue;
+
+	s->nqueue = 0;
+	s->keys_used = 0; /* the keys stay as they are until the next queue */
+	/* Pass 1: the candidate entry of every sample (its slot was prefetched
+	 * by shard_queue); start loading the line recording writes (value,
+	 * type, key), and for timers the first line (samples, count) too. */
+	for (size_t i = 0; i < n; i++) {
+		struct pending *q = &s->queue[i];
+		struct shard_entry *e = htab_peek(s->tab[q->kind], q->key_len, q->hash);
+		q->e = e;
+		if (e != NULL) {
+			__builtin_prefetch(&e->value, 1);
+			if (q->kind == SHARD_TIMERS)
+				__builtin_prefetch(e, 1);
+		}
+	}
+	/* Pass 2: record in order. A candidate whose key differs, or none
+	 * (a new series, maybe created earlier in this pass), takes the
+	 * ordinary lookup. */
+	for (size_t i = 0; i < n; i++) {
+		const struct pending *q = &s->queue[i];
+		struct shard_entry *e = q->e;
+		if (e == NULL || !htab_key_eq(e->key, q->key, q->key_len)) {
+			e = find_or_add(s, q->kind, q->key, q->key_len, q->name_len, q->hash);
+			if (e == NULL)
+				continue;
+		}
+		update(e, q->kind, q->type, q->value, q->weight, q->gauge_delta);
+	}
 }
 
 static void put_field(struct buf *b, const char *p, size_t n)

@@ -45,6 +45,25 @@ void shard_free(struct shard *s);
 /* Hot path: folds one sample in. Returns false if it was dropped (limit). */
 bool shard_record(struct shard *s, const struct sample *smp);
 
+/* Hot path, in batches: shard_queue takes a sample whose key stays valid
+ * (borrowed) until the next shard_commit, hashes it and prefetches its
+ * table slot; shard_commit first finds and prefetches the entry of every
+ * queued sample, then records them, so that the cache misses of a batch
+ * overlap instead of adding up. The result is exactly that of
+ * shard_record on each sample in turn: shard_record and shard_queue of a
+ * set commit the queue first, and the queue commits itself when it holds
+ * SHARD_QUEUE_MAX samples. Commit before the key memory is reused and
+ * before the shard is handed over (shard_next and shard_clear expect an
+ * empty queue). */
+#define SHARD_QUEUE_MAX 64
+void shard_queue(struct shard *s, const struct sample *smp);
+/* As shard_queue, for a key that does not stay valid (one built in the
+ * parser's scratch): copies the key into the queue's own key space
+ * (SHARD_QUEUE_KEYS bytes; a commit makes room). */
+#define SHARD_QUEUE_KEYS 8192
+void shard_queue_copy(struct shard *s, const struct sample *smp);
+void shard_commit(struct shard *s);
+
 /* The worker's self-stats for this interval (packets, lines, bad lines...). */
 struct selfstats *shard_stats(struct shard *s);
 

@@ -3,7 +3,8 @@
  * fixed seed under three hash mappings: the real hash, a handful of equal
  * hashes (long clusters, key comparison), and hashes whose home is the last
  * slots (clusters that wrap round the end of the table, the hard case of
- * backward-shift deletion). Run by make check. */
+ * backward-shift deletion); htab_peek's candidates are checked with every
+ * comparison. Run by make check. */
 #include <CUnit/Basic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,7 +58,42 @@ static uint64_t hash_of(const struct entry *e, enum hash_mode mode)
 	return h;
 }
 
-/* The table holds exactly the present entries, each once, with its value. */
+/* htab_peek's candidate for every key: for a present key, a present entry
+ * with the same hash and length (under the real hash, its own); for an
+ * absent key, NULL or such an entry (under the real hash, NULL). */
+static bool peeks_ok(const struct htab *h, struct entry *ref, size_t n, enum hash_mode mode)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t hash = hash_of(&ref[i], mode);
+		htab_prefetch(h, hash);
+		void *got = htab_peek(h, ref[i].len, hash);
+		bool ok;
+		if (got == NULL) {
+			ok = !ref[i].present;
+			for (size_t j = 0; ok && mode != HASH_REAL && j < n; j++)
+				ok = !(ref[j].present && ref[j].len == ref[i].len &&
+				       hash_of(&ref[j], mode) == hash);
+		} else if (mode == HASH_REAL) {
+			ok = ref[i].present && got == &ref[i].val;
+		} else {
+			const struct entry *c =
+			    (const struct entry *)(const void *)((char *)got -
+			                                         offsetof(struct entry, val));
+			size_t idx = (size_t)(c - ref);
+			ok = idx < n && c->present && c->len == ref[i].len &&
+			     hash_of(c, mode) == hash;
+		}
+		if (!ok) {
+			fprintf(stderr, "htab: peek of key %s gave a wrong candidate\n",
+			        ref[i].key);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The table holds exactly the present entries, each once, with its value,
+ * and htab_peek agrees with it. */
 static bool matches(const struct htab *h, struct entry *ref, size_t n, enum hash_mode mode)
 {
 	size_t present = 0;
@@ -93,7 +129,7 @@ static bool matches(const struct htab *h, struct entry *ref, size_t n, enum hash
 		fprintf(stderr, "htab: iteration saw %zu values, want %zu\n", seen, present);
 		ok = false;
 	}
-	return ok;
+	return ok && peeks_ok(h, ref, n, mode);
 }
 
 static void test_basic(void)
@@ -125,6 +161,11 @@ static void test_basic(void)
 	htab_put(h, "x", 1, 42, &a);
 	htab_put(h, "y", 1, 42, &b);
 	htab_put(h, "xy", 2, 42, &c);
+	/* htab_peek reads no key: the first of the hash and length. */
+	CU_ASSERT_PTR_EQUAL(htab_peek(h, 1, 42), &a);
+	CU_ASSERT_PTR_EQUAL(htab_peek(h, 2, 42), &c);
+	CU_ASSERT_PTR_NULL(htab_peek(h, 3, 42));
+	CU_ASSERT_PTR_NULL(htab_peek(h, 1, 43));
 	CU_ASSERT_PTR_EQUAL(htab_get(h, "x", 1, 42), &a);
 	CU_ASSERT_PTR_EQUAL(htab_get(h, "y", 1, 42), &b);
 	CU_ASSERT_PTR_EQUAL(htab_get(h, "xy", 2, 42), &c);

@@ -5,6 +5,7 @@
  * admin views and deletes. Configs are built by hand: no config file. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,6 +359,159 @@ static void test_internal_and_views(void)
 	registry_free(r);
 }
 
+/* ---- shard_queue/shard_commit = shard_record, sample by sample ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	uint64_t x = rng_state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+/* Two shards hold the same entries, in the same first-seen order, with
+ * the same keys, values, samples and members, and the same drop count. */
+static bool same_shards(const struct shard *a, const struct shard *b)
+{
+	for (int k = 0; k < SHARD_KIND_COUNT; k++) {
+		size_t pa = 0, pb = 0;
+		struct shard_entry *x, *y;
+		do {
+			x = shard_next(a, (enum shard_kind)k, &pa);
+			y = shard_next(b, (enum shard_kind)k, &pb);
+			if (x == NULL || y == NULL)
+				break;
+			size_t ma = x->members ? htab_count(x->members) : 0;
+			size_t mb = y->members ? htab_count(y->members) : 0;
+			if (x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len) != 0 ||
+			    x->name_len != y->name_len || x->type != y->type ||
+			    memcmp(&x->value, &y->value, sizeof(double)) != 0 ||
+			    memcmp(&x->count, &y->count, sizeof(double)) != 0 ||
+			    x->gauge_abs != y->gauge_abs || x->nvalues != y->nvalues ||
+			    (x->nvalues > 0 &&
+			     memcmp(x->values, y->values, x->nvalues * sizeof(double)) != 0) ||
+			    ma != mb) {
+				fprintf(stderr, "shard: entries differ at kind %d key %.*s\n", k,
+				        (int)x->key_len, x->key);
+				return false;
+			}
+		} while (true);
+		if (x != NULL || y != NULL) {
+			fprintf(stderr, "shard: kind %d has a different number of entries\n", k);
+			return false;
+		}
+	}
+	return shard_count(a) == shard_count(b) &&
+	       shard_stats((struct shard *)a)->series_dropped ==
+	           shard_stats((struct shard *)b)->series_dropped;
+}
+
+/* Random samples over a pool of keys (1 to 70 bytes, so both sides of the
+ * 8-16 byte key comparison and keys longer than an entry's first line),
+ * every type, weights and deltas. Shard A takes shard_record for each;
+ * shard B takes shard_queue, shard_queue_copy or shard_record at random,
+ * with shard_commit every `commit` samples (0: at random). B's queued keys
+ * are in a buffer that is overwritten after each commit, as the receive
+ * buffers are, and its copied keys in one overwritten at once, as the
+ * parser's scratch is: B must read neither afterwards. */
+static void test_queue_equals_record(void)
+{
+	static const struct {
+		uint64_t seed;
+		size_t nkeys, nops, max_series, commit;
+	} cases[] = {
+	    {1, 50, 5000, 1000, 0},         /* few keys, many repeats in a batch */
+	    {2, 3000, 20000, 100000, 0},    /* many new series in each batch */
+	    {3, 400, 20000, 100, 0},        /* series limit reached mid-batch */
+	    {4, 1000, 20000, 100000, 960},  /* commits as intake (30 x 32 lines) */
+	    {5, 200, 5000, 100000, 1},      /* a commit after every sample */
+	    {6, 5000, 30000, 2500, 100000}, /* only the queue's own commits */
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		rng_state = 0x9e3779b97f4a7c15ULL * cases[c].seed;
+		size_t nkeys = cases[c].nkeys;
+		char(*keys)[72] = calloc(nkeys, sizeof(*keys));
+		size_t *lens = calloc(nkeys, sizeof(size_t));
+		for (size_t i = 0; i < nkeys; i++) {
+			size_t len = 1 + rng() % 70;
+			for (size_t j = 0; j < len; j++)
+				keys[i][j] = (char)('a' + rng() % 26);
+			int n = snprintf(keys[i], sizeof(keys[i]), "%zu", i); /* distinct */
+			keys[i][n] = 'x';
+			lens[i] = len > (size_t)n ? len : (size_t)n;
+		}
+		struct shard *a = shard_new(cases[c].max_series);
+		struct shard *b = shard_new(cases[c].max_series);
+		char *pend = malloc((size_t)cases[c].nops * 72);
+		size_t used = 0, since = 0;
+		for (size_t op = 0; op < cases[c].nops; op++) {
+			size_t ki = rng() % nkeys;
+			static const enum metric_type types[] = {
+			    METRIC_COUNTER, METRIC_COUNTER,   METRIC_GAUGE,       METRIC_TIMER,
+			    METRIC_SET,     METRIC_HISTOGRAM, METRIC_DISTRIBUTION};
+			struct sample s = {.type = types[rng() % 7],
+			                   .key = keys[ki],
+			                   .key_len = lens[ki],
+			                   .name_len = lens[ki] / 2, /* fixed per key */
+			                   .value = (double)(rng() % 2000) / 8 - 50,
+			                   .weight = rng() % 4 == 0 ? 10 : 1,
+			                   .gauge_delta = rng() % 3 == 0,
+			                   .member = keys[rng() % nkeys],
+			                   .member_len = 3};
+			shard_record(a, &s);
+			memcpy(pend + used, s.key, s.key_len);
+			s.key = pend + used;
+			used += s.key_len;
+			unsigned how = (unsigned)(rng() % 8);
+			if (how == 0) {
+				shard_record(b, &s);
+			} else if (how <= 3) {
+				/* a key in scratch: rewritten right after the call */
+				char scratch[72];
+				memcpy(scratch, s.key, s.key_len);
+				s.key = scratch;
+				shard_queue_copy(b, &s);
+				memset(scratch, '#', sizeof(scratch));
+			} else {
+				shard_queue(b, &s);
+			}
+			since++;
+			if (cases[c].commit ? since == cases[c].commit : rng() % 50 == 0) {
+				shard_commit(b);
+				memset(pend, '#', used);
+				used = 0;
+				since = 0;
+			}
+		}
+		shard_commit(b);
+		CU_ASSERT_TRUE(same_shards(a, b));
+		CU_ASSERT_TRUE(shard_count(a) > 0);
+		if (cases[c].max_series < cases[c].nkeys)
+			CU_ASSERT_TRUE(shard_stats(a)->series_dropped > 0);
+		/* Cleared shards take new samples the same way. */
+		shard_clear(a);
+		shard_clear(b);
+		struct sample s = {.type = METRIC_COUNTER,
+		                   .key = "k",
+		                   .key_len = 1,
+		                   .name_len = 1,
+		                   .value = 2,
+		                   .weight = 1};
+		shard_record(a, &s);
+		shard_queue(b, &s);
+		shard_commit(b);
+		CU_ASSERT_TRUE(same_shards(a, b));
+		shard_free(a);
+		shard_free(b);
+		free(pend);
+		free(keys);
+		free(lens);
+	}
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -371,6 +525,7 @@ int main(void)
 	CU_add_test(s, "delete_idle keeps windows sliding", test_delete_idle_keeps_windows);
 	CU_add_test(s, "events and checks are bounded and handed over", test_events_and_checks);
 	CU_add_test(s, "internal counters, admin views, deletes", test_internal_and_views);
+	CU_add_test(s, "queued and committed = recorded one by one", test_queue_equals_record);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
