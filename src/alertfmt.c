@@ -55,9 +55,6 @@ struct alertfmt_batch {
 	size_t n, cap;
 };
 
-static const char *const op_names[] = {">", ">=", "<", "<=", "==", "!="};
-static const char *const kind_names[] = {"threshold", "anomaly", "absent"};
-
 struct alertfmt_batch *alertfmt_batch_new(const struct webhook_conf *w, const char *external_url)
 {
 	struct alertfmt_batch *b = xcalloc(1, sizeof(*b));
@@ -290,7 +287,7 @@ static void describe(const struct alertfmt_batch *b, const struct fnote *f, stru
 		buf_printf(out, " %s ", f->stat);
 		buf_num(out, f->value);
 		buf_puts(out, firing ? " " : ", no longer ");
-		buf_puts(out, (unsigned)f->op < 6 ? op_names[f->op] : "?");
+		buf_puts(out, rules_op_name(f->op));
 		buf_putc(out, ' ');
 		buf_num(out, f->threshold);
 		buf_printf(out, " (%s)", win);
@@ -385,7 +382,7 @@ static json_t *am_alert(const struct alertfmt_batch *b, const struct fnote *f)
 		buf_puts(&s, "/api/v1/alerts");
 	json_object_set_new(a, "generatorURL", jstrn(s.p ? s.p : "", s.len));
 	buf_free(&s);
-	snprintf(fp, sizeof(fp), "%016" PRIx64, f->fingerprint);
+	alertfmt_fingerprint(f->fingerprint, fp);
 	json_object_set_new(a, "fingerprint", jstr(fp));
 	return a;
 }
@@ -510,16 +507,15 @@ static json_t *json_payload(const struct alertfmt_batch *b)
 		const struct fnote *f = &b->notes[i];
 		json_t *a = json_object();
 		window_name(b, f->window, win, sizeof(win));
-		snprintf(fp, sizeof(fp), "%016" PRIx64, f->fingerprint);
+		alertfmt_fingerprint(f->fingerprint, fp);
 		json_object_set_new(a, "rule", jstr(f->rule));
-		json_object_set_new(a, "kind",
-		                    jstr((unsigned)f->kind < 3 ? kind_names[f->kind] : "?"));
+		json_object_set_new(a, "kind", jstr(rules_kind_name(f->kind)));
 		json_object_set_new(a, "series", jstrn(f->series, f->series_len));
 		json_object_set_new(a, "status",
 		                    jstr(f->state == ALERT_FIRING ? "firing" : "resolved"));
 		json_object_set_new(a, "value", jnum(f->value));
 		json_object_set_new(a, "threshold", jnum(f->threshold));
-		json_object_set_new(a, "op", jstr((unsigned)f->op < 6 ? op_names[f->op] : "?"));
+		json_object_set_new(a, "op", jstr(rules_op_name(f->op)));
 		json_object_set_new(a, "stat", jstr(f->stat));
 		json_object_set_new(a, "window", jstr(win));
 		json_object_set_new(a, "severity", jstr(f->severity));
@@ -558,4 +554,33 @@ char *alertfmt_batch_finish(struct alertfmt_batch *b, size_t *len)
 		oom();
 	*len = strlen(text);
 	return text;
+}
+
+void alertfmt_fingerprint(uint64_t fp, char out[ALERTFMT_FP_LEN])
+{
+	snprintf(out, ALERTFMT_FP_LEN, "%016" PRIx64, fp);
+}
+
+const char *alertfmt_state_name(enum alert_state s)
+{
+	return s == ALERT_FIRING ? "firing" : s == ALERT_PENDING ? "pending" : "resolved";
+}
+
+json_t *alertfmt_view_json(const struct alert_view *v)
+{
+	char fp[ALERTFMT_FP_LEN];
+	json_t *o = json_object();
+	json_object_set_new(o, "rule", jstr(v->rule->name));
+	json_object_set_new(o, "series", jstrn(v->series, v->series_len));
+	json_object_set_new(o, "state", jstr(alertfmt_state_name(v->state)));
+	json_object_set_new(o, "severity", jstr(v->rule->severity));
+	json_object_set_new(o, "kind", jstr(rules_kind_name(v->rule->kind)));
+	json_object_set_new(o, "since", json_integer(v->since_ms / 1000));
+	if (v->starts_ms)
+		json_object_set_new(o, "starts", json_integer(v->starts_ms / 1000));
+	json_object_set_new(o, "value", jnum(v->value));
+	json_object_set_new(o, "last_notified", json_integer(v->last_notified_ms / 1000));
+	alertfmt_fingerprint(v->fingerprint, fp);
+	json_object_set_new(o, "fingerprint", jstr(fp));
+	return o;
 }

@@ -6,6 +6,7 @@
 #ifndef TALLYD_ALERTFMT_H
 #define TALLYD_ALERTFMT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,18 @@ void alertfmt_batch_free(struct alertfmt_batch *b);
  * ALERTFMT_TIME_MAX bytes; returns the length. */
 #define ALERTFMT_TIME_MAX 32
 size_t alertfmt_time(int64_t ms, char *buf);
+
+/* A fingerprint as 16 lowercase hex digits (with the NUL: ALERTFMT_FP_LEN). */
+#define ALERTFMT_FP_LEN 17
+void alertfmt_fingerprint(uint64_t fp, char out[ALERTFMT_FP_LEN]);
+
+/* "pending", "firing" or "resolved". */
+const char *alertfmt_state_name(enum alert_state s);
+
+/* One alert instance as GET /api/v1/alerts and the <prefix>:alerts hash
+ * show it: rule, series, state, severity, kind, since, starts (once it
+ * fired), value (null when none), last_notified (0 = never), fingerprint;
+ * times in unix seconds. A new reference. */
+json_t *alertfmt_view_json(const struct alert_view *v);
 
 #endif

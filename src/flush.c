@@ -278,7 +278,7 @@ static void on_note(void *ctx, const struct alert_note *n)
 {
 	struct flush *f = ctx;
 	const struct rules *rs = f->cfg->rules;
-	const char *state = n->state == ALERT_FIRING ? "firing" : "resolved";
+	const char *state = alertfmt_state_name(n->state);
 	char val[NUM_FMT_MAX] = "", ts[24], series[8192];
 	if (isfinite(n->value))
 		num_format(n->value, val);

@@ -23,6 +23,7 @@
 
 #include "admin.h"
 #include "alert.h"
+#include "alertfmt.h"
 #include "buf.h"
 #include "log.h"
 #include "net.h"
@@ -206,28 +207,9 @@ static void series_one(struct http *h, struct evhttp_request *req, const char *e
 	reply_obj(req, obj);
 }
 
-static const char *const state_names[] = {"pending", "firing", "resolved"};
-
 static void alert_json(void *ctx, const struct alert_view *v)
 {
-	json_t *arr = ctx;
-	const struct alert_rule *r = v->rule;
-	char fp[17];
-	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)v->fingerprint);
-	json_t *o = json_pack(
-	    "{s:s, s:s%, s:s, s:s, s:s, s:I, s:o, s:s}", "rule", r->name, "series", v->series,
-	    v->series_len, "state", state_names[v->state], "severity", r->severity, "kind",
-	    r->kind == ALERT_ANOMALY  ? "anomaly"
-	    : r->kind == ALERT_ABSENT ? "absent"
-	                              : "threshold",
-	    "since", (json_int_t)(v->since_ms / 1000), "value", num(v->value), "fingerprint", fp);
-	if (!o)
-		return;
-	if (v->starts_ms)
-		json_object_set_new(o, "starts", json_integer(v->starts_ms / 1000));
-	if (v->last_notified_ms)
-		json_object_set_new(o, "last_notified", json_integer(v->last_notified_ms / 1000));
-	json_array_append_new(arr, o);
+	json_array_append_new(ctx, alertfmt_view_json(v));
 }
 
 /* GET /api/v1/alerts: every instance (pending, firing, recently resolved). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertfmt.h"
 #include "anomaly.h"
 #include "buf.h"
 #include "cfgval.h"
@@ -332,11 +333,6 @@ void rfmt_anomaly(const struct config *cfg, const struct reg_series *s, const ch
 	out->cmd(out->ctx, a.n, a.v, a.len);
 }
 
-static const char *state_name(enum alert_state st)
-{
-	return st == ALERT_FIRING ? "firing" : st == ALERT_PENDING ? "pending" : "resolved";
-}
-
 /* "<rule>|<series>": the field of an instance in <prefix>:alerts. */
 static size_t instance_field(char *out, size_t cap, const char *rule, const char *series,
                              size_t series_len)
@@ -356,19 +352,7 @@ static void alert_state_cmd(void *ctx, const struct alert_view *v)
 	struct alerts_ctx *c = ctx;
 	char field[8192];
 	size_t fl = instance_field(field, sizeof(field), v->rule->name, v->series, v->series_len);
-	json_t *j = json_object();
-	json_object_set_new(j, "rule", json_string(v->rule->name));
-	json_object_set_new(j, "series", json_stringn(v->series, v->series_len));
-	json_object_set_new(j, "state", json_string(state_name(v->state)));
-	json_object_set_new(j, "severity", json_string(v->rule->severity));
-	json_object_set_new(j, "since", json_integer(v->since_ms / 1000));
-	if (v->starts_ms)
-		json_object_set_new(j, "starts", json_integer(v->starts_ms / 1000));
-	json_object_set_new(j, "value", isfinite(v->value) ? json_real(v->value) : json_null());
-	json_object_set_new(j, "last_notified", json_integer(v->last_notified_ms / 1000));
-	char fp[17];
-	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)v->fingerprint);
-	json_object_set_new(j, "fingerprint", json_string(fp));
+	json_t *j = alertfmt_view_json(v);
 	char *txt = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (!txt)

@@ -144,6 +144,16 @@ void rules_free(struct rules *r)
 	free(r);
 }
 
+const char *rules_kind_name(enum alert_kind k)
+{
+	return (unsigned)k < NELEM(kind_names) ? kind_names[k] : "?";
+}
+
+const char *rules_op_name(enum alert_op op)
+{
+	return (unsigned)op < NELEM(op_names) ? op_names[op] : "?";
+}
+
 const struct webhook_conf *rules_webhook(const struct rules *r, const char *name)
 {
 	for (size_t i = 0; i < r->nwebhooks; i++)

@@ -110,6 +110,11 @@ int rules_set(struct rules *r, const char *key, size_t keylen, const char *value
 int rules_check(struct rules *r, const int64_t *windows_ms, size_t nwindows, char *err,
                 size_t errlen);
 
+/* "threshold"/"anomaly"/"absent" and ">"/">="/...: the words the config
+ * uses, also in payloads and the HTTP API ("?" when out of range). */
+const char *rules_kind_name(enum alert_kind k);
+const char *rules_op_name(enum alert_op op);
+
 const struct webhook_conf *rules_webhook(const struct rules *r, const char *name);
 
 /* The sections as an INI fragment that reads back to the same rules
