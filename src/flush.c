@@ -343,6 +343,7 @@ static void evaluate_alerts(struct flush *f, int64_t now_ms)
 	}
 	if (alert_engine_end(f->alerts, on_note, f))
 		f->alerts_dirty = true;
+	selfstats.alerts_dropped = alert_engine_dropped(f->alerts);
 	for (size_t i = 0; i < rs->nwebhooks; i++) {
 		if (!f->batches[i])
 			continue;

@@ -54,6 +54,7 @@
 	X(C, anomalies, "series stats flagged by the anomaly scorer")                              \
 	X(C, alerts_fired, "alert instances that started firing")                                  \
 	X(C, alerts_resolved, "alert instances that resolved")                                     \
+	X(C, alerts_dropped, "alert instances not created: 100,000 already existed")               \
 	X(C, webhook_sent, "webhook notifications delivered (2xx)")                                \
 	X(C, webhook_retries, "webhook attempts retried (transport error, timeout, 429, 5xx)")     \
 	X(C, webhook_failed, "webhook notifications given up after the last retry or a 4xx")       \
