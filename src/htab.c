@@ -10,27 +10,13 @@
 
 #include "xalloc.h"
 
-struct slot {
-	uint64_t hash; /* 0 = empty (real hashes are forced non-zero) */
-	const char *key;
-	size_t len;
-	void *val;
-};
-
-struct htab {
-	struct slot *slots;
-	size_t mask;
-	size_t count;
-};
-
-/* Slots are 32 bytes and the array is 64-byte aligned, so a slot never
- * straddles two cache lines (one prefetch covers it). */
-static struct slot *new_slots(size_t cap)
+/* The array is 64-byte aligned (see htab.h). */
+static struct htab_slot *new_slots(size_t cap)
 {
-	struct slot *s = aligned_alloc(64, cap * sizeof(struct slot));
+	struct htab_slot *s = aligned_alloc(64, cap * sizeof(struct htab_slot));
 	if (s == NULL)
-		return xcalloc(cap, sizeof(struct slot)); /* aborts if memory is gone */
-	memset(s, 0, cap * sizeof(struct slot));
+		return xcalloc(cap, sizeof(struct htab_slot)); /* aborts if memory is gone */
+	memset(s, 0, cap * sizeof(struct htab_slot));
 	return s;
 }
 
@@ -66,7 +52,7 @@ static inline size_t find(const struct htab *h, const char *key, size_t len, uin
 {
 	size_t i = hash & h->mask;
 	for (;;) {
-		const struct slot *s = &h->slots[i];
+		const struct htab_slot *s = &h->slots[i];
 		if (s->hash == 0)
 			return i;
 		if (s->hash == hash && s->len == len && htab_key_eq(s->key, key, len))
@@ -81,25 +67,9 @@ void *htab_get(const struct htab *h, const char *key, size_t len, uint64_t hash)
 	return h->slots[i].hash ? h->slots[i].val : NULL;
 }
 
-void htab_prefetch(const struct htab *h, uint64_t hash)
-{
-	__builtin_prefetch(&h->slots[hash & h->mask]);
-}
-
-void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
-{
-	for (size_t i = hash & h->mask;; i = (i + 1) & h->mask) {
-		const struct slot *s = &h->slots[i];
-		if (s->hash == hash && s->len == len)
-			return s->val;
-		if (s->hash == 0)
-			return NULL;
-	}
-}
-
 static void grow(struct htab *h)
 {
-	struct slot *old = h->slots;
+	struct htab_slot *old = h->slots;
 	size_t oldcap = h->mask + 1;
 	h->slots = new_slots(oldcap * 2);
 	h->mask = oldcap * 2 - 1;
@@ -121,7 +91,7 @@ void htab_put(struct htab *h, const char *key, size_t len, uint64_t hash, void *
 	size_t i = find(h, key, len, hash);
 	if (!h->slots[i].hash)
 		h->count++;
-	h->slots[i] = (struct slot){hash, key, len, val};
+	h->slots[i] = (struct htab_slot){hash, key, len, val};
 }
 
 void *htab_del(struct htab *h, const char *key, size_t len, uint64_t hash)

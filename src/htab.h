@@ -80,14 +80,44 @@ void htab_put(struct htab *h, const char *key, size_t len, uint64_t hash, void *
 /* Removes and returns the value, or NULL if absent. */
 void *htab_del(struct htab *h, const char *key, size_t len, uint64_t hash);
 
+/* The table's layout, in the header only so that htab_prefetch and
+ * htab_peek inline into the per-line path; everything else goes through
+ * the functions above. Slots are 32 bytes in a 64-byte aligned array, so a
+ * slot never straddles two cache lines (one prefetch covers it). */
+struct htab_slot {
+	uint64_t hash; /* 0 = empty (real hashes are forced non-zero) */
+	const char *key;
+	size_t len;
+	void *val;
+};
+
+struct htab {
+	struct htab_slot *slots;
+	size_t mask;
+	size_t count;
+};
+
 /* For lookups in batches, so that cache misses overlap: htab_prefetch
  * starts loading the slot where hash's probe begins; htab_peek returns the
  * value of the first slot on hash's probe path whose cached hash and key
  * length equal hash and len, or NULL, without reading any key. That value
  * is only a candidate (two keys may share a hash): the caller compares its
  * key, and falls back to htab_get when it differs or is NULL. */
-void htab_prefetch(const struct htab *h, uint64_t hash);
-void *htab_peek(const struct htab *h, size_t len, uint64_t hash);
+static inline void htab_prefetch(const struct htab *h, uint64_t hash)
+{
+	__builtin_prefetch(&h->slots[hash & h->mask]);
+}
+
+static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
+{
+	for (size_t i = hash & h->mask;; i = (i + 1) & h->mask) {
+		const struct htab_slot *s = &h->slots[i];
+		if (s->hash == hash && s->len == len)
+			return s->val;
+		if (s->hash == 0)
+			return NULL;
+	}
+}
 
 /* Iteration: start with *pos = 0; returns the next value or NULL at the end.
  * Deleting the returned entry during iteration is not allowed; collect keys

@@ -565,30 +565,27 @@ static inline size_t keep_span(const char *p, const char *end)
 	const char *q = p;
 #ifdef __SSE2__
 	/* 16 bytes at a time: a byte is kept when it is in [-.0-9=A-Z_a-z].
-	 * ORing 0x20 folds A-Z onto a-z (and '_' onto 0x7f); bytes below 0x20,
-	 * DEL and bytes >= 0x80 are refused before the fold can alias them. */
-	const __m128i fold = _mm_set1_epi8(0x20);
-	/* The byte at q is looked at alone first: a name of exactly 16 bytes
-	 * ends at the next chunk's first byte. */
-	while (end - q >= 16 && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP) {
+	 * A range [lo, lo + n) is one add and one signed compare: c + (0x80 -
+	 * lo) wraps the range onto [-128, -128 + n). ORing 0x20 folds A-Z onto
+	 * a-z exactly (no other byte lands in a-z); '-' '.' and the digits are
+	 * [0x2d, 0x39] without '/'. */
+#define RANGE(c, lo, n)                                                                            \
+	_mm_cmplt_epi8(_mm_add_epi8((c), _mm_set1_epi8((char)(0x80 - (lo)))),                      \
+	               _mm_set1_epi8((char)(-128 + (n))))
+	while (end - q >= 16) {
 		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)q);
-		__m128i l = _mm_or_si128(c, fold);
-		__m128i ok = _mm_or_si128(
-		    _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x2c)),
-		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x2f))),
-		                 _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x2f)),
-		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x3a)))),
-		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(l, _mm_set1_epi8(0x3d)),
-		                              _mm_cmpeq_epi8(c, _mm_set1_epi8(0x5f))),
-		                 _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8(0x60)),
-		                               _mm_cmplt_epi8(l, _mm_set1_epi8(0x7b)))));
-		/* c > 0x1f as a signed byte: not a control byte, not >= 0x80. */
-		ok = _mm_and_si128(ok, _mm_cmpgt_epi8(c, _mm_set1_epi8(0x1f)));
+		__m128i letter = RANGE(_mm_or_si128(c, _mm_set1_epi8(0x20)), 'a', 26);
+		__m128i digit = _mm_andnot_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('/')),
+		                                 RANGE(c, '-', '9' - '-' + 1));
+		__m128i other = _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('=')),
+		                             _mm_cmpeq_epi8(c, _mm_set1_epi8('_')));
+		__m128i ok = _mm_or_si128(_mm_or_si128(letter, digit), other);
 		unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
 		if (bad != 0)
 			return (size_t)(q - p) + (size_t)__builtin_ctz(bad);
 		q += 16;
 	}
+#undef RANGE
 #endif
 	while (q < end && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP)
 		q++;
@@ -634,39 +631,85 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 	return nl ? nl + 1 : end;
 }
 
+/* A 32-bit word loaded from the packet, as little-endian. */
+static inline uint32_t le32(uint32_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap32(w);
+#else
+	return w;
+#endif
+}
+
 /* The line at p (not empty) when it has the common form; returns where the
  * next line starts (end when none), or NULL (nothing delivered) when the
  * line needs the general path. */
-static inline const char *common_line(const char *p, const char *end, const struct parse_opts *o,
-                                      struct parse_scratch *scr, const struct parse_handler *h,
-                                      void *ctx)
+static inline const char *common_line(const char *p, const char *end, size_t max_name,
+                                      const struct parse_opts *o, struct parse_scratch *scr,
+                                      const struct parse_handler *h, void *ctx)
 {
 	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 	size_t nlen = keep_span(p, end);
 	const char *v = p + nlen;
 
-	if (nlen == 0 || nlen > o->max_name || nlen > PARSE_KEY_MAX - 1 || end - v < 4 || *v != ':')
+	if (nlen - 1 >= max_name || end - v < 4 || *v != ':')
 		return NULL;
-	/* The value, as parse_simple_decimal in num.c reads it. */
+	/* The value, as parse_simple_decimal in num.c reads it: digits, then
+	 * maybe a '.' and more digits. */
 	uint64_t mant = 0;
-	unsigned digits = 0, frac = 0;
-	bool dot = false;
-	for (v++; v < end; v++) {
-		unsigned d = (unsigned)(unsigned char)*v - '0';
-		if (d < 10) {
+	size_t digits, frac = 0;
+	const char *d0 = ++v;
+	unsigned d;
+	while (v < end && (d = (unsigned)(unsigned char)*v - '0') < 10) {
+		mant = mant * 10 + d;
+		v++;
+	}
+	digits = (size_t)(v - d0);
+	if (v < end && *v == '.') {
+		const char *f0 = ++v;
+		while (v < end && (d = (unsigned)(unsigned char)*v - '0') < 10) {
 			mant = mant * 10 + d;
-			digits++;
-			frac += dot;
-		} else if (*v == '.' && !dot) {
-			dot = true;
-		} else {
+			v++;
+		}
+		frac = (size_t)(v - f0);
+		digits += frac;
+	}
+	if (digits - 1 >= 15 || end - v < 2 || *v != '|')
+		return NULL;
+	/* Below 10^15: exact as a signed integer, which converts in one step. */
+	double value = (double)(int64_t)mant / pow10[frac];
+	struct sample s;
+	const char *next;
+	/* "|c\n" "|g\n" "|ms\n" "|h\n" "|d\n": one load and a compare or two. */
+	if (end - v >= 4) {
+		uint32_t w;
+		memcpy(&w, v, 4);
+		next = v + 3;
+		switch (le32(w) & 0xffffff) {
+		case '|' | 'c' << 8 | '\n' << 16:
+			s.type = METRIC_COUNTER;
+			goto plain;
+		case '|' | 'g' << 8 | '\n' << 16:
+			s.type = METRIC_GAUGE;
+			goto plain;
+		case '|' | 'h' << 8 | '\n' << 16:
+			s.type = METRIC_HISTOGRAM;
+			goto plain;
+		case '|' | 'd' << 8 | '\n' << 16:
+			s.type = METRIC_DISTRIBUTION;
+			goto plain;
+		case '|' | 'm' << 8 | 's' << 16:
+			if (le32(w) >> 24 == '\n') {
+				s.type = METRIC_TIMER;
+				next = v + 4;
+				goto plain;
+			}
+			break;
+		default:
 			break;
 		}
 	}
-	if (digits == 0 || digits > 15 || end - v < 2 || *v != '|')
-		return NULL;
-	struct sample s;
 	const char *t = v + 1, *e = t + 1;
 	switch (*t) {
 	case 'c':
@@ -690,10 +733,8 @@ static inline const char *common_line(const char *p, const char *end, const stru
 	default:
 		return NULL;
 	}
-	const char *next;
 	if (e < end && *e == '|')
-		return common_fields(p, nlen, e, end, o, scr, h, ctx, s.type,
-		                     (double)mant / pow10[frac]);
+		return common_fields(p, nlen, e, end, o, scr, h, ctx, s.type, value);
 	if (e == end) {
 		next = end;
 	} else if (*e == '\n') {
@@ -703,9 +744,10 @@ static inline const char *common_line(const char *p, const char *end, const stru
 	} else {
 		return NULL;
 	}
+plain:
 	s.key = p;
 	s.key_len = s.name_len = nlen;
-	s.value = (double)mant / pow10[frac];
+	s.value = value;
 	s.weight = 1;
 	s.member = NULL;
 	s.member_len = 0;
@@ -720,10 +762,13 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 {
 	const char *p = buf, *end = buf + len;
 	size_t lines = 0;
+	/* The longest name the one-pass path takes (it builds no key). */
+	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
+	bool common = o->sanitize;
 
 	while (p < end) {
-		if (o->sanitize && *p != '\n') {
-			const char *next = common_line(p, end, o, scr, h, ctx);
+		if (common && *p != '\n') {
+			const char *next = common_line(p, end, max_name, o, scr, h, ctx);
 			if (next != NULL) {
 				lines++;
 				p = next;

@@ -17,15 +17,48 @@
 /* A queued sample: what recording it takes, its hash, and the candidate
  * entry shard_commit's first pass found for it. */
 struct pending {
-	const char *key; /* borrowed until shard_commit */
-	size_t key_len, name_len;
+	const char *key;            /* borrowed until shard_commit */
+	uint32_t key_len, name_len; /* keys are < PARSE_KEY_MAX bytes */
 	double value, weight;
 	uint64_t hash;
 	struct shard_entry *e;
-	enum metric_type type;
-	enum shard_kind kind;
+	unsigned char type, kind;
 	bool gauge_delta;
 };
+
+/* The shard's own key hash: its tables live for one interval and are never
+ * written anywhere, so unlike htab_hash (whose values are pinned) it can
+ * be the cheapest that spreads keys well: keys of 8 to 16 bytes (most
+ * names) take two overlapping loads and one 64x64->128 multiply. */
+static inline uint64_t shard_hash(const char *key, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	uint64_t a, b, h = len * 0x9e3779b97f4a7c15ULL;
+
+	if (len > 16) {
+		size_t i = 0;
+		for (; i + 16 < len; i += 16)
+			h = htab_mix(htab_rd64(p + i) ^ 0xa0761d6478bd642fULL,
+			             htab_rd64(p + i + 8) ^ h);
+		a = htab_rd64(p + len - 16);
+		b = htab_rd64(p + len - 8);
+	} else if (len >= 8) {
+		a = htab_rd64(p);
+		b = htab_rd64(p + len - 8);
+	} else if (len >= 4) {
+		uint32_t x, y;
+		memcpy(&x, p, 4);
+		memcpy(&y, p + len - 4, 4);
+		a = x;
+		b = y;
+	} else {
+		a = len > 0 ? (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1] : 0;
+		b = 0;
+	}
+	/* The top bit set keeps 0 free for empty slots; it costs the table
+	 * nothing (slot indexes are the low bits). */
+	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
+}
 
 struct shard {
 	struct htab *tab[SHARD_KIND_COUNT];
@@ -71,19 +104,12 @@ void shard_free(struct shard *s)
 	free(s);
 }
 
-static enum shard_kind kind_of(enum metric_type t)
-{
-	switch (t) {
-	case METRIC_COUNTER:
-		return SHARD_COUNTERS;
-	case METRIC_GAUGE:
-		return SHARD_GAUGES;
-	case METRIC_SET:
-		return SHARD_SETS;
-	default:
-		return SHARD_TIMERS;
-	}
-}
+/* The table of each wire type (ms, h and d are timers). */
+static const unsigned char kind_of[METRIC_TYPE_COUNT] = {
+    [METRIC_COUNTER] = SHARD_COUNTERS, [METRIC_GAUGE] = SHARD_GAUGES,
+    [METRIC_SET] = SHARD_SETS,         [METRIC_TIMER] = SHARD_TIMERS,
+    [METRIC_HISTOGRAM] = SHARD_TIMERS, [METRIC_DISTRIBUTION] = SHARD_TIMERS,
+};
 
 static void add_member(struct shard_entry *e, const char *m, size_t len)
 {
@@ -168,8 +194,8 @@ bool shard_record(struct shard *s, const struct sample *smp)
 {
 	if (s->nqueue > 0)
 		shard_commit(s);
-	enum shard_kind k = kind_of(smp->type);
-	uint64_t h = htab_hash(smp->key, smp->key_len);
+	enum shard_kind k = kind_of[smp->type];
+	uint64_t h = shard_hash(smp->key, smp->key_len);
 	struct shard_entry *e = find_or_add(s, k, smp->key, smp->key_len, smp->name_len, h);
 
 	if (!e)
@@ -183,25 +209,38 @@ bool shard_record(struct shard *s, const struct sample *smp)
 	return true;
 }
 
-void shard_queue(struct shard *s, const struct sample *smp)
+/* shard_queue's rare cases, out of line so that the common one needs no
+ * stack frame: a set is recorded at once (its member may not outlive the
+ * call); a full queue is committed first. */
+static __attribute__((noinline)) void queue_slow(struct shard *s, const struct sample *smp)
 {
 	if (smp->type == METRIC_SET) {
-		shard_record(s, smp); /* the member may not outlive the call */
+		shard_record(s, smp);
 		return;
 	}
-	if (s->nqueue == SHARD_QUEUE_MAX)
-		shard_commit(s);
+	shard_commit(s);
+	shard_queue(s, smp);
+}
+
+void shard_queue(struct shard *s, const struct sample *smp)
+{
+	if (__builtin_expect(smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX, 0)) {
+		queue_slow(s, smp);
+		return;
+	}
 	struct pending *q = &s->queue[s->nqueue++];
+	unsigned char k = kind_of[smp->type];
+	uint64_t h = shard_hash(smp->key, smp->key_len);
 	q->key = smp->key;
-	q->key_len = smp->key_len;
-	q->name_len = smp->name_len;
+	q->key_len = (uint32_t)smp->key_len;
+	q->name_len = (uint32_t)smp->name_len;
 	q->value = smp->value;
 	q->weight = smp->weight;
-	q->hash = htab_hash(smp->key, smp->key_len);
-	q->type = smp->type;
-	q->kind = kind_of(smp->type);
+	q->hash = h;
+	q->type = (unsigned char)smp->type;
+	q->kind = k;
 	q->gauge_delta = smp->gauge_delta;
-	htab_prefetch(s->tab[q->kind], q->hash);
+	htab_prefetch(s->tab[k], h);
 }
 
 void shard_queue_copy(struct shard *s, const struct sample *smp)
