@@ -8,7 +8,9 @@
 # ($STATSD_JS, run with node), it measures:
 #   (a) CPU per line at a fixed offered rate below saturation (utime+stime of
 #       the whole process from /proc/PID/stat over the sending window, after a
-#       1 s warm-up that creates every series): 30-line counter datagrams,
+#       1 s warm-up that creates every series; the lines are those received:
+#       offered lines x the share of the counter total that was flushed):
+#       30-line counter datagrams,
 #       the same with 3 DogStatsD tags (at $RATE, default 3 M lines/s), the
 #       60/30/10 counter/timer/gauge mix (at $MIX_RATE, default 1 M lines/s);
 #   (b) the highest offered rate with < 0.1% loss for 1-line and 30-line
@@ -224,22 +226,62 @@ note_hwm() {
 }
 
 # cpu_run KIND ARGS...: one CPU-per-line run; appends M lines per CPU-second
-# to $T/res.
+# to $T/res. The lines counted are those the server received, not those
+# offered (a saturated server that drops half would otherwise look twice as
+# cheap): the offered lines times the share of the counter total (warm-up
+# and measured sends) that reached the collector (the raw sink: its own
+# count of lines). Flushes every 10 s (tallyd's default), so that per-flush
+# work weighs on the window as in production; tallyd flushes what it got
+# on SIGTERM, a peer is given 11 quiet seconds to flush.
 cpu_run() {
-	local kind=$1 c0 c1 out lines
+	local kind=$1 c0 c1 out warm lines sent got
 	shift
 	start_collector
 	start_server "$kind" 10 || { echo "-" >>"$T/res"; return; }
-	gen "$@" --duration 1 >/dev/null # warm-up: every series exists
+	warm=$(gen "$@" --duration 1) # warm-up: every series exists
 	c0=$(cpu_ticks "$CPID")
 	out=$(gen "$@" --duration "$STEP")
 	c1=$(cpu_ticks "$CPID")
 	note_hwm "$CPID"
-	stop "$SPID"
-	stop "$COLL_PID"
 	lines=$(field lines <<<"$out")
-	awk -v l="$lines" -v t=$((c1 - c0)) -v hz="$HZ" \
-		'BEGIN { if (t > 0) printf "%.2f\n", l / (t / hz) / 1e6; else print "-" }' >>"$T/res"
+	if [ "$kind" = rawsink ]; then
+		sleep 0.3
+		stop "$SPID"
+		sent=$(($(field lines <<<"$warm") + lines))
+		got=$(field lines <"$T/rawsink.out")
+	else
+		sent=$(awk -v a="$(field counter_total <<<"$warm")" -v b="$(field counter_total <<<"$out")" \
+			'BEGIN { printf "%.0f", a + b }')
+		if [ "$kind" = tallyd ]; then
+			stop "$SPID"
+			coll_wait "$sent" 2
+		else
+			coll_wait "$sent" 22
+			stop "$SPID"
+		fi
+		got=$(coll_sum)
+	fi
+	stop "$COLL_PID"
+	awk -v l="$lines" -v s="${sent:-0}" -v g="${got:-0}" -v t=$((c1 - c0)) -v hz="$HZ" \
+		'BEGIN { f = (s > 0 ? g / s : 0); if (f > 1) f = 1
+		         if (t > 0 && f > 0) printf "%.2f\n", l * f / (t / hz) / 1e6; else print "-" }' \
+		>>"$T/res"
+	echo "#   $kind cpu run $*: offered $lines lines, received share $got/$sent" >>"$T/steps"
+}
+
+# coll_wait SENT QUIET: waits for the collector's counter total to reach
+# SENT, or to stay the same for QUIET polls of 0.5 s (longer than a flush
+# interval), at most 15 s.
+coll_wait() {
+	local sent=$1 quiet=$2 last=-1 now i same=0
+	for ((i = 0; i < 30; i++)); do
+		sleep 0.5
+		now=$(coll_sum)
+		[ "$now" -ge "$sent" ] && break
+		if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; fi
+		[ "$same" -ge "$quiet" ] && break
+		last=$now
+	done
 }
 
 # loss_run KIND LINES RATE: offers RATE lines/s of LINES-line counter datagrams
@@ -257,15 +299,7 @@ loss_run() {
 		got=$(field lines <"$T/rawsink.out")
 	else
 		sent=$(field counter_total <<<"$out")
-		# Wait for the counts to arrive (two quiet seconds at most 8 s).
-		local last=-1 now
-		for ((i = 0; i < 16; i++)); do
-			sleep 0.5
-			now=$(coll_sum)
-			[ "$now" -ge "$sent" ] && break
-			[ "$now" = "$last" ] && [ "$i" -ge 4 ] && break
-			last=$now
-		done
+		coll_wait "$sent" 3
 		stop "$SPID"
 		sleep 0.3
 		got=$(coll_sum)
