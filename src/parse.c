@@ -124,44 +124,53 @@ struct fields {
 /*   name:1|c|@0.5|#k:v|T1700000000|c:cid|e:ext|card:low|anything
  *            ^^^^ ^^^^ ^^^^^^^^^^^ ^^^^^ ^^^^^ ^^^^^^^^ ^^^^^^^^
  * Fields in any order; unknown ones are ignored, repeated ones: last wins.
- * Returns NULL or the reason the line is bad. */
+ * parse_field reads one (p[0..n), no '|'); NULL or the reason the line is
+ * bad. */
+static inline const char *parse_field(const char *p, size_t n, struct fields *f)
+{
+	if (n == 0)
+		return NULL;
+	switch (p[0]) {
+	case '@': {
+		double r;
+		if (!num_parse_double(p + 1, n - 1, &r))
+			return "bad sample rate";
+		if (r > 0 && isfinite(1 / r)) {
+			f->weight = 1 / r;
+			f->bad_rate = false;
+		} else {
+			f->weight = 1;
+			f->bad_rate = true;
+		}
+		break;
+	}
+	case '#':
+		f->tags = p + 1;
+		f->tags_len = n - 1;
+		break;
+	case 'T': {
+		int64_t ts;
+		if (!num_parse_int64(p + 1, n - 1, &ts) || ts < 1)
+			return "bad timestamp";
+		f->timestamp = ts;
+		break;
+	}
+	default: /* c: e: card: and anything unknown */
+		break;
+	}
+	return NULL;
+}
+
+/* Every field of p[0..end). */
 static const char *parse_fields(const char *p, const char *end, struct fields *f)
 {
 	for (;;) {
 		const char *bar = memchr(p, '|', (size_t)(end - p));
 		const char *fe = bar ? bar : end;
-		size_t n = (size_t)(fe - p);
+		const char *reason = parse_field(p, (size_t)(fe - p), f);
 
-		if (n > 0) {
-			switch (p[0]) {
-			case '@': {
-				double r;
-				if (!num_parse_double(p + 1, n - 1, &r))
-					return "bad sample rate";
-				if (r > 0 && isfinite(1 / r)) {
-					f->weight = 1 / r;
-					f->bad_rate = false;
-				} else {
-					f->weight = 1;
-					f->bad_rate = true;
-				}
-				break;
-			}
-			case '#':
-				f->tags = p + 1;
-				f->tags_len = n - 1;
-				break;
-			case 'T': {
-				int64_t ts;
-				if (!num_parse_int64(p + 1, n - 1, &ts) || ts < 1)
-					return "bad timestamp";
-				f->timestamp = ts;
-				break;
-			}
-			default: /* c: e: card: and anything unknown */
-				break;
-			}
-		}
+		if (reason != NULL)
+			return reason;
 		if (bar == NULL)
 			return NULL;
 		p = bar + 1;
@@ -592,24 +601,51 @@ static inline size_t keep_span(const char *p, const char *end)
 	return (size_t)(q - p);
 }
 
+/* The first '|' or '\n' at or after p, or end. */
+static inline const char *bar_or_newline(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(c, _mm_set1_epi8('|')), _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != '|' && *p != '\n')
+		p++;
+	return p;
+}
+
 /* The rest of a common line after its type: '|' at e, then fields (|@rate,
- * |#tags, |T...) read as the general path reads them, to the end of the
- * line; a bad field or key is left to the general path, to be reported.
- * Not inline: it holds the tags builder, which the plain line does without. */
+ * |#tags, |T...) read as the general path reads them (parse_field), to the
+ * end of the line, found in the same scan as the fields; a bad field or key
+ * is left to the general path, to be reported. Not inline: it holds the
+ * tags builder, which the plain line does without. */
 static __attribute__((noinline)) const char *
 common_fields(const char *p, size_t nlen, const char *e, const char *end,
               const struct parse_opts *o, struct parse_scratch *scr, const struct parse_handler *h,
               void *ctx, enum metric_type type, double value)
 {
-	const char *nl = memchr(e, '\n', (size_t)(end - e));
-	const char *le = nl ? nl : end;
 	struct fields f = {1, false, 0, NULL, 0};
 	struct sample s;
+	const char *q = e + 1, *d;
 
-	if (le[-1] == '\r')
-		le--;
-	if (parse_fields(e + 1, le, &f) != NULL)
-		return NULL;
+	for (;;) {
+		d = bar_or_newline(q, end);
+		if (d == end || *d == '\n') {
+			/* The last field: a '\r' before the line's end is not in it. */
+			const char *fe = d > q && d[-1] == '\r' ? d - 1 : d;
+			if (parse_field(q, (size_t)(fe - q), &f) != NULL)
+				return NULL;
+			break;
+		}
+		if (parse_field(q, (size_t)(d - q), &f) != NULL)
+			return NULL;
+		q = d + 1;
+	}
 	if (f.tags != NULL) {
 		struct tags_builder tb;
 		if (tags_series_key(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
@@ -628,7 +664,7 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 	h->sample(ctx, &s);
 	if (f.bad_rate && h->invalid_rate != NULL)
 		h->invalid_rate(ctx);
-	return nl ? nl + 1 : end;
+	return d == end ? end : d + 1;
 }
 
 /* A 32-bit word loaded from the packet, as little-endian. */

@@ -209,29 +209,13 @@ bool shard_record(struct shard *s, const struct sample *smp)
 	return true;
 }
 
-/* shard_queue's rare cases, out of line so that the common one needs no
- * stack frame: a set is recorded at once (its member may not outlive the
- * call); a full queue is committed first. */
-static __attribute__((noinline)) void queue_slow(struct shard *s, const struct sample *smp)
+/* Queues smp with its key at key (smp->key or a copy of it). */
+static inline void enqueue(struct shard *s, const struct sample *smp, const char *key)
 {
-	if (smp->type == METRIC_SET) {
-		shard_record(s, smp);
-		return;
-	}
-	shard_commit(s);
-	shard_queue(s, smp);
-}
-
-void shard_queue(struct shard *s, const struct sample *smp)
-{
-	if (__builtin_expect(smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX, 0)) {
-		queue_slow(s, smp);
-		return;
-	}
 	struct pending *q = &s->queue[s->nqueue++];
 	unsigned char k = kind_of[smp->type];
-	uint64_t h = shard_hash(smp->key, smp->key_len);
-	q->key = smp->key;
+	uint64_t h = shard_hash(key, smp->key_len);
+	q->key = key;
 	q->key_len = (uint32_t)smp->key_len;
 	q->name_len = (uint32_t)smp->name_len;
 	q->value = smp->value;
@@ -243,6 +227,49 @@ void shard_queue(struct shard *s, const struct sample *smp)
 	htab_prefetch(s->tab[k], h);
 }
 
+/* shard_queue's rare cases, out of line so that the common one needs no
+ * stack frame: a set is recorded at once (its member may not outlive the
+ * call); a full queue is committed first. */
+static __attribute__((noinline)) void queue_slow(struct shard *s, const struct sample *smp)
+{
+	if (smp->type == METRIC_SET) {
+		shard_record(s, smp);
+		return;
+	}
+	shard_commit(s);
+	enqueue(s, smp, smp->key);
+}
+
+void shard_queue(struct shard *s, const struct sample *smp)
+{
+	if (__builtin_expect(smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX, 0)) {
+		queue_slow(s, smp);
+		return;
+	}
+	enqueue(s, smp, smp->key);
+}
+
+/* n bytes from src to dst in a few overlapping word moves (keys are short:
+ * a call to memcpy cost more than the copy). Reads nothing past src + n. */
+static inline void copy_key(char *dst, const char *src, size_t n)
+{
+	if (n >= 16) {
+		size_t i = 0;
+		for (; i + 16 < n; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	}
+}
+
 void shard_queue_copy(struct shard *s, const struct sample *smp)
 {
 	if (smp->type == METRIC_SET || smp->key_len > SHARD_QUEUE_KEYS) {
@@ -251,10 +278,10 @@ void shard_queue_copy(struct shard *s, const struct sample *smp)
 	}
 	if (smp->key_len > SHARD_QUEUE_KEYS - s->keys_used || s->nqueue == SHARD_QUEUE_MAX)
 		shard_commit(s);
-	struct sample copy = *smp;
-	copy.key = memcpy(s->keys + s->keys_used, smp->key, smp->key_len);
+	char *key = s->keys + s->keys_used;
+	copy_key(key, smp->key, smp->key_len);
 	s->keys_used += smp->key_len;
-	shard_queue(s, &copy);
+	enqueue(s, smp, key);
 }
 
 void shard_commit(struct shard *s)
