@@ -14,9 +14,10 @@
 #       the same with 3 DogStatsD tags (at $RATE, default 3 M lines/s), the
 #       60/30/10 counter/timer/gauge mix (at $MIX_RATE, default 1 M lines/s);
 #   (b) the highest offered rate with < 0.1% loss for 1-line and 30-line
-#       counter datagrams: a bounded search of $STEP-second steps (doubling,
-#       then bisecting); loss = 1 - flushed counter total / sent total (the
-#       raw sink: lines received / lines sent); kernel drops are in it;
+#       counter datagrams and 30-line datagrams of the mix: a bounded search
+#       of $STEP-second steps (doubling, then bisecting); loss = 1 - flushed
+#       counter total / sent total (the raw sink: lines received / lines
+#       sent); kernel drops are in it;
 #   (c) peak RSS (VmHWM) of the server over its runs.
 # Figures are medians of $RUNS runs (default 3); KINDS="tallyd rawsink"
 # limits the rows. Every process runs under
@@ -284,13 +285,17 @@ coll_wait() {
 	done
 }
 
-# loss_run KIND LINES RATE: offers RATE lines/s of LINES-line counter datagrams
+# loss_run KIND LINES RATE [MIX]: offers RATE lines/s of LINES-line counter
+# datagrams (with MIX, e.g. 60/30/10, that counter/timer/gauge mix: the loss
+# is the counters')
 # for $STEP s; sets RES to "achieved_rate loss".
 loss_run() {
-	local kind=$1 lpp=$2 rate=$3 out sent got i
+	local kind=$1 lpp=$2 rate=$3 mix=${4:-} out sent got i
+	local mixarg=()
+	[ -n "$mix" ] && mixarg=(--mix "$mix")
 	start_collector
 	start_server "$kind" 1 || { RES="0 1"; return; }
-	out=$(gen --lines "$lpp" --rate "$rate" --count $((rate * STEP)))
+	out=$(gen --lines "$lpp" --rate "$rate" --count $((rate * STEP)) "${mixarg[@]}")
 	note_hwm "$CPID"
 	if [ "$kind" = rawsink ]; then
 		sleep 0.3
@@ -307,24 +312,24 @@ loss_run() {
 	stop "$COLL_PID"
 	RES=$(awk -v r="$(field lines_per_s <<<"$out")" -v s="${sent:-0}" -v g="${got:-0}" \
 		'BEGIN { printf "%d %.6f\n", r, (s > 0 ? 1 - g / s : 1) }')
-	echo "#   $kind $lpp-line at $rate/s: achieved $RES (rate loss)" >>"$T/steps"
+	echo "#   $kind $lpp-line${mix:+ mix $mix} at $rate/s: achieved $RES (rate loss)" >>"$T/steps"
 }
 
-# max_rate KIND LINES: the highest offered rate with < 0.1% loss, searching
+# max_rate KIND LINES [MIX]: the highest offered rate with < 0.1% loss, searching
 # from START (doubling until loss or the generator's ceiling, then 3 bisection
 # steps). Appends the rate to $T/res.
 max_rate() {
-	local kind=$1 lpp=$2 lo=0 hi=0 r res ach loss i
+	local kind=$1 lpp=$2 mix=${3:-} lo=0 hi=0 r res ach loss i
 	if [ "$lpp" = 1 ]; then r=100000; else r=1000000; fi
 	for ((i = 0; i < 8; i++)); do
-		loss_run "$kind" "$lpp" "$r"
+		loss_run "$kind" "$lpp" "$r" "$mix"
 		res=$RES
 		ach=${res% *}
 		loss=${res#* }
 		if awk -v l="$loss" 'BEGIN { exit !(l < 0.001) }'; then
 			lo=$ach
 			if [ "$ach" -lt $((r * 9 / 10)) ]; then
-				echo "#   $kind $lpp-line: the generator's ceiling" >>"$T/steps"
+				echo "#   $kind $lpp-line${mix:+ mix}: the generator's ceiling" >>"$T/steps"
 				break
 			fi
 			r=$((r * 2))
@@ -337,7 +342,7 @@ max_rate() {
 		for ((i = 0; i < 3; i++)); do
 			r=$(((lo + hi) / 2))
 			[ "$r" -gt 0 ] || break
-			loss_run "$kind" "$lpp" "$r"
+			loss_run "$kind" "$lpp" "$r" "$mix"
 			res=$RES
 			loss=${res#* }
 			if awk -v l="$loss" 'BEGIN { exit !(l < 0.001) }'; then lo=${res% *}; else hi=$r; fi
@@ -370,32 +375,37 @@ for k in $kinds; do
 		res[$k.$w]=$(median <"$T/res")
 		echo "# $k $w: $(tr '\n' ' ' <"$T/res")M lines per CPU-s" >>"$T/steps"
 	done
-	for lpp in 1 30; do
+	for m in 1 30 mix; do
 		: >"$T/res"
-		for ((r = 0; r < RUNS; r++)); do max_rate "$k" "$lpp"; done
-		res[$k.max$lpp]=$(median <"$T/res")
+		for ((r = 0; r < RUNS; r++)); do
+			if [ "$m" = mix ]; then max_rate "$k" 30 60/30/10; else max_rate "$k" "$m"; fi
+		done
+		res[$k.max$m]=$(median <"$T/res")
 	done
 	res[$k.rss]=$((HWM / 1024))
 done
 
 echo "intake, end to end over UDP (server on CPU $SERVER_CPU, loadgen on CPU $GEN_CPU, $NAMES names, medians of $RUNS runs)"
 echo "(a) M lines per CPU-second at a fixed offered rate: counter and counter+3 tags at $RATE lines/s,"
-echo "    60/30/10 mix at $MIX_RATE lines/s; (b) max offered lines/s with < 0.1% loss, $STEP s steps;"
+echo "    60/30/10 mix at $MIX_RATE lines/s; (b) max offered lines/s with < 0.1% loss, $STEP s steps"
+echo "    (1-line and 30-line counter datagrams, 30-line datagrams of the mix);"
 echo "    (c) peak RSS. Ratios: tallyd's figure over the row's (for CPU: how many times more lines per CPU-s)."
-printf '%-9s %10s %10s %10s %12s %12s %8s\n' server counter "+3 tags" mixed "max 1-line" "max 30-line" "RSS MB"
+printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' server counter "+3 tags" mixed "max 1-line" \
+	"max 30-line" "max mixed" "RSS MB"
 for k in $kinds; do
-	printf '%-9s %10s %10s %10s %12s %12s %8s\n' "$k" "${res[$k.counter]}" "${res[$k.tags]}" \
-		"${res[$k.mixed]}" "${res[$k.max1]}" "${res[$k.max30]}" "${res[$k.rss]}"
+	printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' "$k" "${res[$k.counter]}" "${res[$k.tags]}" \
+		"${res[$k.mixed]}" "${res[$k.max1]}" "${res[$k.max30]}" "${res[$k.maxmix]}" "${res[$k.rss]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 for k in $kinds; do
 	[ "$k" = tallyd ] && continue
-	printf '%-9s %10s %10s %10s %12s %12s\n' "tallyd/${k:0:2}" \
+	printf '%-9s %10s %10s %10s %12s %12s %12s\n' "tallyd/${k:0:2}" \
 		"$(ratio "${res[tallyd.counter]}" "${res[$k.counter]}")" \
 		"$(ratio "${res[tallyd.tags]}" "${res[$k.tags]}")" \
 		"$(ratio "${res[tallyd.mixed]}" "${res[$k.mixed]}")" \
 		"$(ratio "${res[tallyd.max1]}" "${res[$k.max1]}")" \
-		"$(ratio "${res[tallyd.max30]}" "${res[$k.max30]}")"
+		"$(ratio "${res[tallyd.max30]}" "${res[$k.max30]}")" \
+		"$(ratio "${res[tallyd.maxmix]}" "${res[$k.maxmix]}")"
 done
 [ -n "${given[statsite]:-}" ] || peer_row statsite STATSITE=/path/to/statsite
 [ -n "${given[brubeck]:-}" ] || peer_row brubeck BRUBECK=/path/to/brubeck
