@@ -647,9 +647,19 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 		q = d + 1;
 	}
 	if (f.tags != NULL) {
+		/* tags_series_key with the name known plain (keep_span checked
+		 * it; max_name bounds it): only the tag list is built. */
 		struct tags_builder tb;
-		if (tags_series_key(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
+		tags_init(&tb, scr, o);
+		if (!tags_add_list(&tb, f.tags, f.tags_len))
 			return NULL;
+		if (tb.ntags > 0) {
+			if (!tags_write_key(&tb, p, nlen, true, &s))
+				return NULL;
+		} else {
+			s.key = p;
+			s.key_len = s.name_len = nlen;
+		}
 	} else {
 		s.key = p;
 		s.key_len = s.name_len = nlen;

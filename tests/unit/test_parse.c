@@ -1697,12 +1697,15 @@ static void packet_vs_line(const char *line, size_t n, const struct parse_opts *
 
 	if (n + 8 > sizeof(pkt))
 		return;
-	rec_reset(&want, line, n);
-	int r = parse_line(line, n, o, &scratch, &handler, &want);
 	for (size_t t = 0; t < NELEMS(tails); t++) {
 		size_t tl = strlen(tails[t]);
 		memcpy(pkt, line, n);
 		memcpy(pkt + n, tails[t], tl);
+		/* The line as parse_line gets it: before "\r\n", with its '\r'
+		 * (parse_line drops one, as the packet's split does). */
+		size_t wn = n + (t == 2);
+		rec_reset(&want, pkt, wn);
+		int r = parse_line(pkt, wn, o, &scratch, &handler, &want);
 		rec_reset(&got, pkt, n + tl);
 		size_t lines = parse_packet(pkt, n + tl, o, &scratch, &handler, &got);
 		/* The extra line of the last tail is always one counter: drop its
@@ -1821,6 +1824,40 @@ static void test_common_line_path(void)
 		l[n++] = '|';
 		memcpy(l + n, t, strlen(t));
 		n += strlen(t);
+		packet_vs_line(l, n, &o[(x >> 50) % 3]);
+	}
+	/* Common lines with random fields: DogStatsD tag lists (sorted or
+	 * not, duplicates, empty tags, bytes to sanitise, over max_tags),
+	 * rates, timestamps, unknown and empty fields, a trailing '\r'. */
+	static const char *const tags[] = {"a:b", "env:prod", "b",   "a:b", "",    "x y:z", "k:v:w",
+	                                   "z:1", ";s",       "t/u", "A:B", "a:c", "a:b:"};
+	static const char *const fields[] = {"@0.5", "@0",   "@x", "T1700000000", "T0", "c:abc",
+	                                     "e:1",  "card", "",   "#",           "@1"};
+	o[2].max_tags = 2;
+	for (int it = 0; it < 50000; it++) {
+		char l[256];
+		size_t n = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		n += (size_t)snprintf(l, sizeof(l), "app.n%u:%u|%s", (unsigned)(x % 50),
+		                      (unsigned)((x >> 8) % 100), (x >> 16) % 2 ? "c" : "ms");
+		for (size_t f = (x >> 20) % 4; f > 0; f--) {
+			x = x * 6364136223846793005ULL + 1;
+			if ((x >> 60) < 10) {
+				l[n++] = '|';
+				l[n++] = '#';
+				for (size_t k = (x >> 40) % 6; k > 0; k--) {
+					x = x * 6364136223846793005ULL + 1;
+					const char *tg = tags[(x >> 33) % NELEMS(tags)];
+					n += (size_t)snprintf(l + n, sizeof(l) - n, "%s%s", tg,
+					                      k > 1 ? "," : "");
+				}
+			} else {
+				n += (size_t)snprintf(l + n, sizeof(l) - n, "|%s",
+				                      fields[(x >> 33) % NELEMS(fields)]);
+			}
+		}
+		if ((x >> 58) == 0)
+			l[n++] = '\r';
 		packet_vs_line(l, n, &o[(x >> 50) % 3]);
 	}
 }
