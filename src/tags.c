@@ -7,6 +7,9 @@
 #include "tags.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- sanitising ----
  * As the reference statsd: a run of whitespace becomes one '_', '/' becomes
@@ -138,23 +141,19 @@ static int tag_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* stage[start..slen) holds one sanitised tag: drop it when empty or already
- * known, else insert it in order. */
-static bool tag_commit(struct tags_builder *tb, size_t start)
+/* Puts the staged tag stage[off..off + len) (not empty) in its place in
+ * refs[]: 0 when inserted, 1 when already there, -1 (tb->err set) when it
+ * would be one tag more than max_tags. */
+static int tag_insert(struct tags_builder *tb, size_t off, size_t len)
 {
-	size_t len = tb->slen - start;
 	size_t lo = 0, hi = tb->ntags;
-	const char *t = tb->stage + start;
+	const char *t = tb->stage + off;
 
-	if (len == 0)
-		return true;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		int r = tag_cmp(tb->stage + tb->refs[mid].off, tb->refs[mid].len, t, len);
-		if (r == 0) {
-			tb->slen = start;
-			return true;
-		}
+		if (r == 0)
+			return 1;
 		if (r < 0)
 			lo = mid + 1;
 		else
@@ -162,14 +161,29 @@ static bool tag_commit(struct tags_builder *tb, size_t start)
 	}
 	if (tb->ntags >= tb->max_tags) {
 		tb->err = "too many tags";
-		return false;
+		return -1;
 	}
 	for (size_t i = tb->ntags; i > lo; i--)
 		tb->refs[i] = tb->refs[i - 1];
-	tb->refs[lo].off = (uint16_t)start;
+	tb->refs[lo].off = (uint16_t)off;
 	tb->refs[lo].len = (uint16_t)len;
 	tb->ntags++;
-	return true;
+	return 0;
+}
+
+/* stage[start..slen) holds one sanitised tag: drop it when empty or already
+ * known, else insert it in order. */
+static bool tag_commit(struct tags_builder *tb, size_t start)
+{
+	size_t len = tb->slen - start;
+
+	tb->joined = false;
+	if (len == 0)
+		return true;
+	int r = tag_insert(tb, start, len);
+	if (r > 0)
+		tb->slen = start;
+	return r >= 0;
 }
 
 static bool tag_add(struct tags_builder *tb, const char *s, size_t n, unsigned flags)
@@ -197,19 +211,83 @@ static bool tag_list(struct tags_builder *tb, const char *s, size_t n, unsigned 
 	}
 }
 
-/* Appends ";tag" for every staged tag, in order. */
+/* Copies n bytes, exactly: short runs as two overlapping fixed-size moves
+ * (the compiler inlines them), long ones with memcpy. */
+static inline void copy_bytes(char *dst, const char *src, size_t n)
+{
+	if (n >= 16) {
+		if (n > 64) {
+			memcpy(dst, src, n);
+			return;
+		}
+		for (size_t i = 0; i + 16 < n; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else if (n > 0) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	}
+}
+
+/* Copies n bytes 16 at a time: up to 15 bytes past both ends are read or
+ * written, which the caller has room for. */
+static inline void copy_over(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16)
+		memcpy(dst + i, src + i, 16);
+}
+
+/* Appends ";tag" for every staged tag, in order; a joined stage (the tags
+ * in order, each after its ';') in one copy. */
 static inline bool key_append(struct tags_builder *tb)
 {
-	for (size_t i = 0; i < tb->ntags; i++) {
-		size_t len = tb->refs[i].len;
-		if (tb->klen + 1 + len > PARSE_KEY_MAX - 1) {
+	char *key = tb->key;
+	const char *stage = tb->stage;
+	size_t klen = tb->klen, slen = tb->slen, nt = tb->ntags;
+
+	/* Every tag is at most its stage bytes plus a ';': the key fits, and
+	 * a copy may run 16 bytes past a tag in both arrays. */
+	bool room = klen + slen + nt + 16 <= PARSE_KEY_MAX;
+	if (tb->joined) {
+		if (klen + slen > PARSE_KEY_MAX - 1) {
 			tb->err = "key too long";
 			return false;
 		}
-		tb->key[tb->klen++] = ';';
-		memcpy(tb->key + tb->klen, tb->stage + tb->refs[i].off, len);
-		tb->klen += len;
+		if (room)
+			copy_over(key + klen, stage, slen);
+		else
+			copy_bytes(key + klen, stage, slen);
+		tb->klen = klen + slen;
+		return true;
 	}
+	if (room) {
+		for (size_t i = 0; i < nt; i++) {
+			size_t len = tb->refs[i].len;
+			key[klen] = ';';
+			copy_over(key + klen + 1, stage + tb->refs[i].off, len);
+			klen += 1 + len;
+		}
+		tb->klen = klen;
+		return true;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		size_t len = tb->refs[i].len;
+		if (klen + 1 + len > PARSE_KEY_MAX - 1) {
+			tb->err = "key too long";
+			return false;
+		}
+		key[klen++] = ';';
+		copy_bytes(key + klen, stage + tb->refs[i].off, len);
+		klen += len;
+	}
+	tb->klen = klen;
 	return true;
 }
 
@@ -303,7 +381,222 @@ bool tags_add_name(struct tags_builder *tb, const char *name, size_t n)
 
 /* ---- keys ---- */
 
+/* ---- the common DogStatsD list, in one pass ----
+ *
+ *   env:prod,region:eu,host:web34       every byte kept by sanitising, ','
+ *   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^       or ':' (at most one per tag), no
+ *  ;env=prod;region=eu;host=web34       empty tag
+ *
+ * Such a list is its key suffix byte for byte (',' -> ';', ':' -> '='),
+ * with or without sanitize, so it is written to the stage 16 bytes at a
+ * time; the tags are then found from the ',' and ':' bit masks. Tags that
+ * come in order are appended and the stage stays joined (key_append copies
+ * it at once); others are put in place by fast_insert. Any other list
+ * (anything to sanitise or drop, ';', a second ':', an empty tag) is left
+ * to tag_list, which gives the same key from scratch. */
+
+enum fast { FAST_NO, FAST_OK, FAST_ERR };
+
+struct fast_state {
+	size_t start; /* list offset of the tag being read */
+	bool colon;   /* the tag has had its ':' */
+	bool in_order;
+};
+
+/* Transforms one block of up to 16 list bytes b[0..16) into out[0..16)
+ * (all 16 written) and returns the lanes that are neither kept nor ',' nor
+ * ':'; *commas and *colons get the lanes of those two. */
+static inline unsigned fast_block(const char *b, char *out, unsigned *commas, unsigned *colons)
+{
+#ifdef __SSE2__
+	/* Kept bytes as parse.c's keep_span finds them: c + (0x80 - lo) wraps
+	 * [lo, lo + n) onto [-128, -128 + n); ORing 0x20 folds A-Z onto a-z. */
+#define RANGE(c, lo, n)                                                                            \
+	_mm_cmplt_epi8(_mm_add_epi8((c), _mm_set1_epi8((char)(0x80 - (lo)))),                      \
+	               _mm_set1_epi8((char)(-128 + (n))))
+	__m128i c = _mm_loadu_si128((const __m128i *)(const void *)b);
+	__m128i letter = RANGE(_mm_or_si128(c, _mm_set1_epi8(0x20)), 'a', 26);
+	__m128i digit =
+	    _mm_andnot_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('/')), RANGE(c, '-', '9' - '-' + 1));
+	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('=')),
+	                             _mm_cmpeq_epi8(c, _mm_set1_epi8('_')));
+	__m128i comma = _mm_cmpeq_epi8(c, _mm_set1_epi8(','));
+	__m128i colon = _mm_cmpeq_epi8(c, _mm_set1_epi8(':'));
+	__m128i ok = _mm_or_si128(_mm_or_si128(letter, digit),
+	                          _mm_or_si128(other, _mm_or_si128(comma, colon)));
+#undef RANGE
+	/* ',' + 15 is ';', ':' + 3 is '='. */
+	__m128i add = _mm_or_si128(_mm_and_si128(comma, _mm_set1_epi8(';' - ',')),
+	                           _mm_and_si128(colon, _mm_set1_epi8('=' - ':')));
+	_mm_storeu_si128((__m128i *)(void *)out, _mm_add_epi8(c, add));
+	*commas = (unsigned)_mm_movemask_epi8(comma);
+	*colons = (unsigned)_mm_movemask_epi8(colon);
+	return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+#else
+	unsigned bad = 0, cm = 0, cl = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		char c = b[i];
+		if (c == ',') {
+			cm |= 1u << i;
+			c = ';';
+		} else if (c == ':') {
+			cl |= 1u << i;
+			c = '=';
+		} else if (tags_char_class[(unsigned char)c] != TAGS_CH_KEEP) {
+			bad |= 1u << i;
+		}
+		out[i] = c;
+	}
+	*commas = cm;
+	*colons = cl;
+	return bad;
+#endif
+}
+
+/* Inserts a tag that is not after the last one (last_cmp: tag_cmp of the
+ * last one and it, >= 0): a short list by moving the tags after it up while
+ * looking for its place, a long one (or one at max_tags) as tag_commit
+ * does. */
+static enum fast fast_insert(struct tags_builder *tb, size_t off, size_t len, int last_cmp)
+{
+	struct tags_ref *refs = tb->refs;
+	const char *stage = tb->stage, *t = stage + off;
+	size_t nt = tb->ntags, k = nt;
+	int r = last_cmp;
+
+	if (r == 0)
+		return FAST_OK; /* the last tag again */
+	if (nt > 16 || nt >= tb->max_tags)
+		return tag_insert(tb, off, len) < 0 ? FAST_ERR : FAST_OK;
+	/* refs[nt] is free: nt < max_tags <= TAGS_CAP. */
+	do {
+		refs[k] = refs[k - 1];
+		k--;
+	} while (k > 0 && (r = tag_cmp(stage + refs[k - 1].off, refs[k - 1].len, t, len)) > 0);
+	if (r == 0) {
+		/* Already there: move the others back. */
+		for (; k < nt; k++)
+			refs[k] = refs[k + 1];
+		return FAST_OK;
+	}
+	refs[k].off = (uint16_t)off;
+	refs[k].len = (uint16_t)len;
+	tb->ntags = nt + 1;
+	return FAST_OK;
+}
+
+/* The tag list[st->start..end) is complete (its bytes are at stage offset
+ * st->start + 1): append it, or insert it when out of order. */
+static inline enum fast fast_tag(struct tags_builder *tb, struct fast_state *st, size_t end)
+{
+	size_t off = st->start + 1, len = end - st->start;
+
+	if (len == 0)
+		return FAST_NO;
+	if (tb->ntags > 0) {
+		const struct tags_ref *last = &tb->refs[tb->ntags - 1];
+		int r = tag_cmp(tb->stage + last->off, last->len, tb->stage + off, len);
+		if (r >= 0) {
+			st->in_order = false;
+			return fast_insert(tb, off, len, r);
+		}
+	}
+	if (tb->ntags >= tb->max_tags) {
+		tb->err = "too many tags";
+		return FAST_ERR;
+	}
+	tb->refs[tb->ntags].off = (uint16_t)off;
+	tb->refs[tb->ntags].len = (uint16_t)len;
+	tb->ntags++;
+	return FAST_OK;
+}
+
+/* The ',' and ':' of one block, lanes `valid` only, at list offset base. */
+static inline enum fast fast_events(struct tags_builder *tb, struct fast_state *st, size_t base,
+                                    unsigned commas, unsigned colons, unsigned valid)
+{
+	unsigned ev = (commas | colons) & valid;
+
+	while (ev != 0) {
+		unsigned j = (unsigned)__builtin_ctz(ev);
+		if (commas >> j & 1u) {
+			enum fast r = fast_tag(tb, st, base + j);
+			if (r != FAST_OK)
+				return r;
+			st->start = base + j + 1;
+			st->colon = false;
+		} else {
+			if (st->colon)
+				return FAST_NO;
+			st->colon = true;
+		}
+		ev &= ev - 1;
+	}
+	return FAST_OK;
+}
+
+/* list[0..n) onto an empty stage; 0 < n <= PARSE_KEY_MAX - 17. */
+static enum fast fast_list(struct tags_builder *tb, const char *list, size_t n)
+{
+	struct fast_state st = {0, false, true};
+	char *out = tb->stage + 1;
+	unsigned commas, colons, bad;
+	enum fast r;
+
+	tb->stage[0] = ';';
+	if (n < 16) {
+		char b[16] = {0};
+		unsigned valid = (1u << n) - 1;
+		copy_bytes(b, list, n);
+		bad = fast_block(b, out, &commas, &colons);
+		if ((bad & valid) != 0)
+			return FAST_NO;
+		r = fast_events(tb, &st, 0, commas, colons, valid);
+		if (r != FAST_OK)
+			return r;
+	} else {
+		size_t i = 0;
+		for (; i + 16 <= n; i += 16) {
+			bad = fast_block(list + i, out + i, &commas, &colons);
+			if (bad != 0)
+				return FAST_NO;
+			r = fast_events(tb, &st, i, commas, colons, 0xffffu);
+			if (r != FAST_OK)
+				return r;
+		}
+		if (i < n) {
+			/* The last 16 bytes again; only the lanes past i are new. */
+			size_t base = n - 16;
+			unsigned valid = 0xffffu & (0xffffu << (i - base));
+			bad = fast_block(list + base, out + base, &commas, &colons);
+			if ((bad & valid) != 0)
+				return FAST_NO;
+			r = fast_events(tb, &st, base, commas, colons, valid);
+			if (r != FAST_OK)
+				return r;
+		}
+	}
+	r = fast_tag(tb, &st, n);
+	if (r != FAST_OK)
+		return r;
+	tb->slen = n + 1;
+	tb->joined = st.in_order;
+	return FAST_OK;
+}
+
 bool tags_add_list(struct tags_builder *tb, const char *list, size_t n)
+{
+	/* One pass only onto an empty stage, with room for its last block. */
+	if (tb->slen == 0 && n > 0 && n <= PARSE_KEY_MAX - 17) {
+		enum fast r = fast_list(tb, list, n);
+		if (r != FAST_NO)
+			return r == FAST_OK;
+		tb->ntags = 0; /* start again */
+	}
+	return tag_list(tb, list, n, PUT_COLON_EQ | PUT_SEMI_US);
+}
+
+bool tags_add_list_general(struct tags_builder *tb, const char *list, size_t n)
 {
 	return tag_list(tb, list, n, PUT_COLON_EQ | PUT_SEMI_US);
 }
@@ -316,7 +609,7 @@ bool tags_write_key(struct tags_builder *tb, const char *name, size_t n, bool pl
 			tb->err = "key too long";
 			return false;
 		}
-		memcpy(tb->key, name, n);
+		copy_bytes(tb->key, name, n);
 		tb->klen = n;
 	}
 	s->name_len = tb->klen;

@@ -7,6 +7,7 @@
  * parse_line against both conformance corpora. */
 #include <CUnit/Basic.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,15 +471,417 @@ static void test_reuse(void)
 	}
 }
 
+/* ---- the one-pass DogStatsD list against the general path ----
+ * Generated lines (seeded): tags_series_key (which takes the one-pass path
+ * when the list allows it) must give what tags_series_key_general gives:
+ * the same reason, key bytes, key_len, name_len, and the key in the same
+ * place. The generator is checked to reach every kind of list. */
+
+#define DIFF_CASES 60000
+#define DIFF_BUF (PARSE_KEY_MAX + 512)
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static size_t pick(size_t n)
+{
+	return (size_t)(rng() % n);
+}
+
+static bool chance(unsigned percent)
+{
+	return pick(100) < percent;
+}
+
+/* Appends one random byte of a tag: mostly kept bytes from a small set (so
+ * that tags collide and share prefixes), sometimes one to sanitise. */
+static void put_tag_byte(char *b, size_t *n, unsigned odd_percent)
+{
+	static const char kept[] = "abcdeAZ019_.-=";
+	static const char odd[] = ":; /\t!\xc3\xa9,#[]\x01\x7f\xff";
+	if (chance(odd_percent))
+		b[(*n)++] = odd[pick(sizeof(odd) - 1)];
+	else
+		b[(*n)++] = kept[pick(sizeof(kept) - 1)];
+}
+
+/* A clean tag ("k" or "k:v", kept bytes only) of about len bytes. */
+static size_t clean_tag(char *b, size_t len)
+{
+	static const char kept[] = "abcdeAZ019_.-=";
+	size_t n = 0;
+	if (len == 0)
+		len = 1;
+	for (size_t i = 0; i < len; i++)
+		b[n++] = kept[pick(sizeof(kept) - 1)];
+	if (len > 1 && chance(70))
+		b[pick(len)] = ':';
+	return n;
+}
+
+struct gen_tag {
+	char b[256];
+	size_t n;
+	char canon[256]; /* first ':' as '=' */
+};
+
+static int gen_tag_cmp(const void *x, const void *y)
+{
+	const struct gen_tag *a = x, *b = y;
+	size_t m = a->n < b->n ? a->n : b->n;
+	int r = memcmp(a->canon, b->canon, m);
+	return r != 0 ? r : (a->n > b->n) - (a->n < b->n);
+}
+
+/* A list of clean tags, strictly increasing in canonical form. */
+static size_t sorted_list(char *out, size_t cap, size_t count, size_t tag_len)
+{
+	static struct gen_tag tags[1100];
+	size_t n = 0, k = 0;
+	if (count > NELEMS(tags))
+		count = NELEMS(tags);
+	for (size_t i = 0; i < count; i++) {
+		struct gen_tag *t = &tags[i];
+		t->n = clean_tag(t->b, 1 + pick(tag_len));
+		memcpy(t->canon, t->b, t->n);
+		char *c = memchr(t->canon, ':', t->n);
+		if (c != NULL)
+			*c = '=';
+	}
+	qsort(tags, count, sizeof(tags[0]), gen_tag_cmp);
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0 && gen_tag_cmp(&tags[i - 1], &tags[i]) == 0)
+			continue;
+		if (n + tags[i].n + 1 > cap)
+			break;
+		if (k++ > 0)
+			out[n++] = ',';
+		memcpy(out + n, tags[i].b, tags[i].n);
+		n += tags[i].n;
+	}
+	return n;
+}
+
+/* A list of random tags (any order, duplicates, empty tags, bytes to
+ * sanitise as odd_percent says). */
+static size_t random_list(char *out, size_t cap, size_t count, size_t tag_len, unsigned odd_percent)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < count && n + tag_len + 2 < cap; i++) {
+		if (i > 0)
+			out[n++] = ',';
+		if (chance(5))
+			continue; /* empty tag */
+		if (i > 0 && chance(10)) {
+			/* repeat an earlier tag (or a prefix of the list) */
+			size_t from = pick(n), len = 1 + pick(n - from);
+			if (len > tag_len)
+				len = tag_len;
+			memmove(out + n, out + from, len);
+			n += len;
+			continue;
+		}
+		size_t len = 1 + pick(tag_len);
+		if (odd_percent == 0) {
+			n += clean_tag(out + n, len);
+		} else {
+			for (size_t j = 0; j < len; j++)
+				put_tag_byte(out, &n, odd_percent);
+		}
+	}
+	return n;
+}
+
+/* One small change to a list: a swap of two tags' worth of bytes, an odd
+ * byte, a second ':', an empty tag at either end or in the middle. */
+static void mutate(char *b, size_t *n, size_t cap)
+{
+	static const char odd[] = ":;, /\xc3";
+	if (*n + 1 >= cap)
+		return;
+	switch (pick(5)) {
+	case 0:
+		if (*n > 0)
+			b[pick(*n)] = odd[pick(sizeof(odd) - 1)];
+		break;
+	case 1:
+		b[(*n)++] = ',';
+		break;
+	case 2:
+		memmove(b + 1, b, *n);
+		b[0] = ',';
+		(*n)++;
+		break;
+	case 3:
+		if (*n > 0) {
+			size_t at = pick(*n);
+			memmove(b + at + 1, b + at, *n - at);
+			b[at] = pick(2) ? ',' : ':';
+			(*n)++;
+		}
+		break;
+	default: {
+		/* move the first tag to the end */
+		char *c = memchr(b, ',', *n);
+		if (c != NULL && *n + 1 < cap) {
+			size_t first = (size_t)(c - b);
+			char tmp[DIFF_BUF];
+			memcpy(tmp, b, first);
+			memmove(b, c + 1, *n - first - 1);
+			b[*n - first - 1] = ',';
+			memcpy(b + *n - first, tmp, first);
+		}
+		break;
+	}
+	}
+}
+
+/* What the one-pass path takes, as the test understands it: kept bytes,
+ * ',' and at most one ':' per tag, no empty tag, nothing staged before. */
+static bool fast_shape(const char *l, size_t n)
+{
+	bool colon = false;
+	size_t tag = 0;
+	if (n == 0 || n > PARSE_KEY_MAX - 17)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (l[i] == ',') {
+			if (tag == 0)
+				return false;
+			tag = 0;
+			colon = false;
+			continue;
+		}
+		if (l[i] == ':') {
+			if (colon)
+				return false;
+			colon = true;
+		} else if (tags_class(l[i]) != TAGS_CH_KEEP) {
+			return false;
+		}
+		tag++;
+	}
+	return tag > 0;
+}
+
+/* True when the key's tags are the list as given (',' as ';', the first
+ * ':' of each tag as '='): the list came in order, without duplicates. */
+static bool in_order(const char *tags, size_t tn, const char *l, size_t n)
+{
+	bool colon = false;
+	if (tn != n + 1 || tags[0] != ';')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char want = l[i];
+		if (want == ',') {
+			want = ';';
+			colon = false;
+		} else if (want == ':' && !colon) {
+			want = '=';
+			colon = true;
+		}
+		if (tags[i + 1] != want)
+			return false;
+	}
+	return true;
+}
+
+/* The line's name: plain, to sanitise, with Graphite tags, with a tag
+ * style, or long enough to reach the key limit with the list. */
+static size_t gen_name(char *b, size_t list_len)
+{
+	static const char *const names[] = {
+	    "app.requests.n1234",
+	    "t",
+	    "fo/o",
+	    "a b",
+	    "n;b=1;a=2",
+	    "n;",
+	    "x;a:1",
+	    "foo#a=1,b=2",
+	    "foo,z=1",
+	    "foo[a=1].bar",
+	    "caf\xc3\xa9",
+	    "gtag;env=prod;host=a",
+	};
+	switch (pick(5)) {
+	case 0: {
+		/* around the key limit */
+		size_t want = PARSE_KEY_MAX - 1 - list_len - 1;
+		size_t n = want + 24 - pick(48);
+		if (n > PARSE_KEY_MAX + 100 || want > PARSE_KEY_MAX)
+			n = 1 + pick(40);
+		memset(b, 'n', n);
+		if (n > 3 && chance(30))
+			b[n / 2] = chance(50) ? ';' : '/';
+		return n;
+	}
+	case 1: {
+		size_t n = 1 + pick(64);
+		for (size_t i = 0; i < n; i++)
+			b[i] = "abz.09_-"[pick(8)];
+		return n;
+	}
+	default: {
+		const char *nm = names[pick(NELEMS(names))];
+		size_t n = strlen(nm);
+		memcpy(b, nm, n);
+		return n;
+	}
+	}
+}
+
+enum diff_kind {
+	D_FAST_SORTED,
+	D_FAST_UNSORTED,
+	D_FAST_TOO_MANY,
+	D_FAST_TOO_LONG,
+	D_GENERAL,
+	D_GENERAL_ERR,
+	D_KINDS,
+};
+
+static void test_differential(void)
+{
+	static const size_t max_tags[] = {0, 1, 2, 3, 5, 16, 17, 18, 64, 1024, 5000};
+	static struct parse_scratch fast_scr, gen_scr;
+	static char listbuf[DIFF_BUF], namebuf[DIFF_BUF];
+	size_t kinds[D_KINDS] = {0}, mismatches = 0;
+
+	rng_state = 0x7a11d5eedULL;
+	for (size_t i = 0; i < DIFF_CASES; i++) {
+		size_t ln = 0, count, tag_len;
+		unsigned shape = (unsigned)pick(10);
+
+		switch (shape) {
+		case 0: /* long lists, near the one-pass and key limits */
+			count = 300 + pick(1100);
+			tag_len = 2 + pick(12);
+			ln = chance(50)
+			         ? sorted_list(listbuf, PARSE_KEY_MAX + 64, count, tag_len)
+			         : random_list(listbuf, PARSE_KEY_MAX + 64, count, tag_len, 0);
+			break;
+		case 1: /* long tags */
+			count = 1 + pick(4);
+			tag_len = 40 + pick(200);
+			ln = sorted_list(listbuf, DIFF_BUF, count, tag_len);
+			break;
+		case 2:
+		case 3: /* sorted short lists */
+			ln = sorted_list(listbuf, DIFF_BUF, 1 + pick(20), 1 + pick(12));
+			break;
+		case 4: /* sorted, then one change */
+			ln = sorted_list(listbuf, DIFF_BUF, 1 + pick(20), 1 + pick(12));
+			mutate(listbuf, &ln, DIFF_BUF);
+			break;
+		case 5:
+		case 6: /* clean bytes, any order, duplicates, empty tags */
+			ln = random_list(listbuf, DIFF_BUF, 1 + pick(24), 1 + pick(10), 0);
+			break;
+		case 7: /* bytes to sanitise */
+			ln = random_list(listbuf, DIFF_BUF, 1 + pick(12), 1 + pick(10),
+			                 (unsigned)(1 + pick(30)));
+			break;
+		case 8: /* the shape of the benchmark's line */
+			ln = (size_t)snprintf(listbuf, DIFF_BUF, "env:prod,region:eu,host:web%zu",
+			                      pick(100000));
+			if (chance(30))
+				mutate(listbuf, &ln, DIFF_BUF);
+			break;
+		default: /* short lists of every length, around 16 bytes */
+			ln = random_list(listbuf, 48, 1 + pick(6), 1 + pick(6), chance(20) ? 5 : 0);
+			break;
+		}
+
+		struct parse_opts o;
+		parse_opts_default(&o);
+		o.sanitize = !chance(25);
+		if (chance(20))
+			o.tag_styles = (unsigned)pick(8) & (TAG_STYLE_LIBRATO | TAG_STYLE_INFLUXDB |
+			                                    TAG_STYLE_SIGNALFX);
+		o.max_tags =
+		    shape == 0 && chance(50) ? 300 + pick(1100) : max_tags[pick(NELEMS(max_tags))];
+		size_t nn = gen_name(namebuf, ln);
+		bool no_list = chance(2);
+
+		/* Exact-size copies: ASan sees any read past either end. */
+		char *name = malloc(nn + 1), *list = malloc(ln + 1);
+		memcpy(name, namebuf, nn);
+		memcpy(list, listbuf, ln);
+		struct tags_builder tb;
+		struct sample fs = {0}, gs = {0};
+		const char *fr =
+		    tags_series_key(&tb, &fast_scr, &o, name, nn, no_list ? NULL : list, ln, &fs);
+		const char *gr = tags_series_key_general(&tb, &gen_scr, &o, name, nn,
+		                                         no_list ? NULL : list, ln, &gs);
+
+		bool same = (fr == NULL) == (gr == NULL) && (fr == NULL || strcmp(fr, gr) == 0);
+		if (same && fr == NULL) {
+			bool fb = fs.key == name, gb = gs.key == name;
+			same = fs.key_len == gs.key_len && fs.name_len == gs.name_len && fb == gb &&
+			       memcmp(fs.key, gs.key, fs.key_len) == 0 &&
+			       (fb || fs.key == fast_scr.key) && (gb || gs.key == gen_scr.key);
+		}
+		if (!same && mismatches++ < 10) {
+			char ctx[64];
+			snprintf(ctx, sizeof(ctx), "differential case %zu", i);
+			failed(false, ctx,
+			       "name \"%s\" list \"%s\" sanitize %d styles %u max_tags %zu:\n"
+			       "    one-pass %s \"%s\" (%zu/%zu), general %s \"%s\" (%zu/%zu)",
+			       show(name, nn), show(list, ln), o.sanitize, o.tag_styles, o.max_tags,
+			       fr ? fr : "ok", fr ? "" : show(fs.key, fs.key_len), fs.key_len,
+			       fs.name_len, gr ? gr : "ok", gr ? "" : show(gs.key, gs.key_len),
+			       gs.key_len, gs.name_len);
+		}
+
+		/* Which path the list took, to check the generator's reach. */
+		bool staged = !no_list && !tags_name_plain(&o, name, nn) &&
+		              (memchr(name, ';', nn) != NULL || o.tag_styles != 0);
+		if (no_list || staged || !fast_shape(list, ln))
+			kinds[gr ? D_GENERAL_ERR : D_GENERAL]++;
+		else if (gr != NULL)
+			kinds[strcmp(gr, "too many tags") == 0 ? D_FAST_TOO_MANY
+			                                       : D_FAST_TOO_LONG]++;
+		else if (in_order(gs.key + gs.name_len, gs.key_len - gs.name_len, list, ln))
+			kinds[D_FAST_SORTED]++;
+		else
+			kinds[D_FAST_UNSORTED]++;
+		free(name);
+		free(list);
+	}
+	CU_ASSERT(mismatches == 0);
+	printf("\n  %d cases: one-pass sorted %zu, unsorted or duplicated %zu, too many tags "
+	       "%zu, key too long %zu; general %zu, general with an error %zu ",
+	       DIFF_CASES, kinds[D_FAST_SORTED], kinds[D_FAST_UNSORTED], kinds[D_FAST_TOO_MANY],
+	       kinds[D_FAST_TOO_LONG], kinds[D_GENERAL], kinds[D_GENERAL_ERR]);
+	for (size_t k = 0; k < D_KINDS; k++) {
+		char ctx[32];
+		snprintf(ctx, sizeof(ctx), "differential kind %zu", k);
+		failed(kinds[k] >= 200, ctx, "only %zu cases", kinds[k]);
+	}
+}
+
 int main(void)
 {
 	static const struct {
 		const char *name;
 		void (*fn)(void);
 	} tests[] = {
-	    {"byte classes", test_char_class}, {"sanitised names", test_sanitise},
-	    {"series keys", test_keys},        {"event tags", test_event_tags},
-	    {"limits", test_limits},           {"builder reuse", test_reuse},
+	    {"byte classes", test_char_class},
+	    {"sanitised names", test_sanitise},
+	    {"series keys", test_keys},
+	    {"event tags", test_event_tags},
+	    {"limits", test_limits},
+	    {"builder reuse", test_reuse},
+	    {"one-pass list = general path", test_differential},
 	};
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
