@@ -23,12 +23,19 @@
 # limits the rows. Every process runs under
 # `timeout` and is stopped by PID. Prints one table, peers as ratios to tallyd.
 # Peer configs (written to the temp dir; never the peers' code):
-#   statsite: port, udp only, flush_interval=1, stream_cmd = a script that
-#     forwards the Graphite-style lines to the collector (python);
-#   brubeck:  a JSON config, one statsd sampler on the port (multisock 1,
-#     multimsg 32), a carbon backend to the collector, frequency 1;
+#   statsite: port, udp only, flush_interval=1 (10 in the CPU runs),
+#     stream_cmd = a script that forwards the Graphite-style lines to the
+#     collector (python);
+#   brubeck:  a JSON config, one statsd sampler on the port (1 worker,
+#     multimsg 1: with more, brubeck's recvmmsg loop re-parses every slot,
+#     not only those received, and logs each stale line as a packet_drop,
+#     one write(2) a line, which doubled its CPU here), a carbon backend to
+#     the collector, frequency 1 (10 in the CPU runs);
 #   statsd:   a config.js with port, graphite to the collector, flushInterval
-#     1000, deleteIdleStats false, graphite legacyNamespace false.
+#     1000 (10000 in the CPU runs), deleteIdleStats false, graphite
+#     legacyNamespace false.
+# statsite and brubeck do not read DogStatsD tags: their "+3 tags" cells stay
+# "-" (nothing they flushed matches the counters sent).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$(pwd)}
@@ -174,7 +181,7 @@ EOF
   "backends": [ { "type": "carbon", "address": "127.0.0.1", "port": $COLL_PORT,
                   "frequency": $fl } ],
   "samplers": [ { "type": "statsd", "address": "127.0.0.1", "port": $SPORT,
-                  "workers": 1, "multisock": false, "multimsg": 32 } ] }
+                  "workers": 1, "multisock": false, "multimsg": 1 } ] }
 EOF
 		timeout 900 taskset -c "$SERVER_CPU" "$BRUBECK" --config "$T/brubeck.json" \
 			>>"$T/brubeck.log" 2>&1 &
@@ -389,7 +396,7 @@ echo "intake, end to end over UDP (server on CPU $SERVER_CPU, loadgen on CPU $GE
 echo "(a) M lines per CPU-second at a fixed offered rate: counter and counter+3 tags at $RATE lines/s,"
 echo "    60/30/10 mix at $MIX_RATE lines/s; (b) max offered lines/s with < 0.1% loss, $STEP s steps"
 echo "    (1-line and 30-line counter datagrams, 30-line datagrams of the mix);"
-echo "    (c) peak RSS. Ratios: tallyd's figure over the row's (for CPU: how many times more lines per CPU-s)."
+echo "    (c) peak RSS. Ratio rows /peer: tallyd's figure over the peer's (for CPU: how many times more lines per CPU-s)."
 printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' server counter "+3 tags" mixed "max 1-line" \
 	"max 30-line" "max mixed" "RSS MB"
 for k in $kinds; do
@@ -398,8 +405,8 @@ for k in $kinds; do
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 for k in $kinds; do
-	[ "$k" = tallyd ] && continue
-	printf '%-9s %10s %10s %10s %12s %12s %12s\n' "tallyd/${k:0:2}" \
+	[ "$k" = tallyd ] || [ -z "${res[tallyd.counter]:-}" ] && continue
+	printf '%-9s %10s %10s %10s %12s %12s %12s\n' "/$k" \
 		"$(ratio "${res[tallyd.counter]}" "${res[$k.counter]}")" \
 		"$(ratio "${res[tallyd.tags]}" "${res[$k.tags]}")" \
 		"$(ratio "${res[tallyd.mixed]}" "${res[$k.mixed]}")" \

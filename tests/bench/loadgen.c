@@ -1,9 +1,10 @@
 /* loadgen: a deterministic StatsD load generator for the intake benchmarks
  * (tests/bench/intake.sh) and tests/integ/workers.sh. It sends datagrams of
- * L lines over N names (counters/timers/gauges in given percentages, optional
- * DogStatsD tags) to 127.0.0.1:PORT with sendmmsg, at a target rate or flat
- * out, for a duration or a line count, and prints what it sent, including the
- * expected counter total. Not a test and not part of tallyd. */
+ * L lines over N names (counters app.metric.nN, timers app.timer.nN and
+ * gauges app.gauge.nN in given percentages, optional DogStatsD tags) to
+ * 127.0.0.1:PORT with sendmmsg, at a target rate or flat out, for a duration
+ * or a line count, and prints what it sent, including the expected counter
+ * total. Not a test and not part of tallyd. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -166,32 +167,38 @@ static size_t put_line(char *b, const struct opts *o, uint64_t *csum, uint64_t *
 	unsigned long name = (unsigned long)(rng_next() % o->names);
 	unsigned r = (unsigned)(rng_next() % 100);
 	unsigned long val;
-	const char *type;
+	const char *type, *stem;
 
+	/* One stem per type, so that no name carries two types (servers that
+	 * key series by name alone, as brubeck does, would mix them up) and a
+	 * collector tells counters apart by name. */
 	if (r < o->pct_counter) {
 		type = "c";
+		stem = "metric";
 		val = 1 + (unsigned long)(rng_next() % 3);
 		*csum += val;
 		(*clines)++;
 	} else if (r < o->pct_counter + o->pct_timer) {
 		type = "ms";
+		stem = "timer";
 		val = (unsigned long)(rng_next() % 1000);
 	} else {
 		type = "g";
+		stem = "gauge";
 		val = (name * 7) % 100;
 	}
 	int n;
 	if (o->tags == 3)
-		n = snprintf(b, 128, "app.metric.n%lu:%lu|%s|#env:prod,region:eu,host:web%lu\n",
+		n = snprintf(b, 128, "app.%s.n%lu:%lu|%s|#env:prod,region:eu,host:web%lu\n", stem,
 		             name, val, type, name % 50);
 	else if (o->tags == 2)
-		n = snprintf(b, 128, "app.metric.n%lu:%lu|%s|#env:prod,host:web%lu\n", name, val,
+		n = snprintf(b, 128, "app.%s.n%lu:%lu|%s|#env:prod,host:web%lu\n", stem, name, val,
 		             type, name % 50);
 	else if (o->tags == 1)
-		n = snprintf(b, 128, "app.metric.n%lu:%lu|%s|#host:web%lu\n", name, val, type,
+		n = snprintf(b, 128, "app.%s.n%lu:%lu|%s|#host:web%lu\n", stem, name, val, type,
 		             name % 50);
 	else
-		n = snprintf(b, 128, "app.metric.n%lu:%lu|%s\n", name, val, type);
+		n = snprintf(b, 128, "app.%s.n%lu:%lu|%s\n", stem, name, val, type);
 	return (size_t)n;
 }
 
