@@ -249,27 +249,6 @@ void shard_queue(struct shard *s, const struct sample *smp)
 	enqueue(s, smp, smp->key);
 }
 
-/* n bytes from src to dst in a few overlapping word moves (keys are short:
- * a call to memcpy cost more than the copy). Reads nothing past src + n. */
-static inline void copy_key(char *dst, const char *src, size_t n)
-{
-	if (n >= 16) {
-		size_t i = 0;
-		for (; i + 16 < n; i += 16)
-			memcpy(dst + i, src + i, 16);
-		memcpy(dst + n - 16, src + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(dst, src, 8);
-		memcpy(dst + n - 8, src + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(dst, src, 4);
-		memcpy(dst + n - 4, src + n - 4, 4);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			dst[i] = src[i];
-	}
-}
-
 void shard_queue_copy(struct shard *s, const struct sample *smp)
 {
 	if (smp->type == METRIC_SET || smp->key_len > SHARD_QUEUE_KEYS) {
@@ -279,7 +258,7 @@ void shard_queue_copy(struct shard *s, const struct sample *smp)
 	if (smp->key_len > SHARD_QUEUE_KEYS - s->keys_used || s->nqueue == SHARD_QUEUE_MAX)
 		shard_commit(s);
 	char *key = s->keys + s->keys_used;
-	copy_key(key, smp->key, smp->key_len);
+	buf_copy_short(key, smp->key, smp->key_len);
 	s->keys_used += smp->key_len;
 	enqueue(s, smp, key);
 }

@@ -6,6 +6,8 @@
  * finds the name and the tag list and calls it once per line. */
 #include "tags.h"
 
+#include "buf.h"
+
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -211,31 +213,6 @@ static bool tag_list(struct tags_builder *tb, const char *s, size_t n, unsigned 
 	}
 }
 
-/* Copies n bytes, exactly: short runs as two overlapping fixed-size moves
- * (the compiler inlines them), long ones with memcpy. */
-static inline void copy_bytes(char *dst, const char *src, size_t n)
-{
-	if (n >= 16) {
-		if (n > 64) {
-			memcpy(dst, src, n);
-			return;
-		}
-		for (size_t i = 0; i + 16 < n; i += 16)
-			memcpy(dst + i, src + i, 16);
-		memcpy(dst + n - 16, src + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(dst, src, 8);
-		memcpy(dst + n - 8, src + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(dst, src, 4);
-		memcpy(dst + n - 4, src + n - 4, 4);
-	} else if (n > 0) {
-		dst[0] = src[0];
-		dst[n / 2] = src[n / 2];
-		dst[n - 1] = src[n - 1];
-	}
-}
-
 /* Copies n bytes 16 at a time: up to 15 bytes past both ends are read or
  * written, which the caller has room for. */
 static inline void copy_over(char *dst, const char *src, size_t n)
@@ -263,7 +240,7 @@ static inline bool key_append(struct tags_builder *tb)
 		if (room)
 			copy_over(key + klen, stage, slen);
 		else
-			copy_bytes(key + klen, stage, slen);
+			buf_copy_short(key + klen, stage, slen);
 		tb->klen = klen + slen;
 		return true;
 	}
@@ -284,7 +261,7 @@ static inline bool key_append(struct tags_builder *tb)
 			return false;
 		}
 		key[klen++] = ';';
-		copy_bytes(key + klen, stage + tb->refs[i].off, len);
+		buf_copy_short(key + klen, stage + tb->refs[i].off, len);
 		klen += len;
 	}
 	tb->klen = klen;
@@ -547,7 +524,7 @@ static enum fast fast_list(struct tags_builder *tb, const char *list, size_t n)
 	if (n < 16) {
 		char b[16] = {0};
 		unsigned valid = (1u << n) - 1;
-		copy_bytes(b, list, n);
+		buf_copy_short(b, list, n);
 		bad = fast_block(b, out, &commas, &colons);
 		if ((bad & valid) != 0)
 			return FAST_NO;
@@ -609,7 +586,7 @@ bool tags_write_key(struct tags_builder *tb, const char *name, size_t n, bool pl
 			tb->err = "key too long";
 			return false;
 		}
-		copy_bytes(tb->key, name, n);
+		buf_copy_short(tb->key, name, n);
 		tb->klen = n;
 	}
 	s->name_len = tb->klen;
