@@ -608,7 +608,7 @@ int window_timer_rebuild(struct window *w)
 
 /* ---- idle fast-forward -------------------------------------------------- */
 
-static void push_idle_one(struct window *w)
+void window_push_idle_one(struct window *w)
 {
 	switch (w->type) {
 	case METRIC_COUNTER:
@@ -673,7 +673,7 @@ static void push_idle_minute(struct window *w, unsigned cleared)
 void window_push_idle(struct window *w, uint64_t n)
 {
 	while (n > 0 && w->pushes % w->ipm != 0) {
-		push_idle_one(w);
+		window_push_idle_one(w);
 		n--;
 	}
 	/* After nm + 1 idle minutes every slice is idle and every running sum
@@ -698,7 +698,7 @@ void window_push_idle(struct window *w, uint64_t n)
 	w->pushes += skip;
 	w->idle += skip;
 	for (n %= w->ipm; n > 0; n--)
-		push_idle_one(w);
+		window_push_idle_one(w);
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -58,6 +58,9 @@ void window_push_gauge(struct window *w, bool has_value, double value);
 void window_push_set(struct window *w, const struct hll *members); /* borrowed */
 /* values are the interval's raw samples (borrowed); count is weighted. */
 void window_push_timer(struct window *w, const double *values, size_t n, double count);
+/* One idle push: the push of the window's type with nothing (a counter of
+ * 0, a gauge without a value, an empty set, a timer without samples). */
+void window_push_idle_one(struct window *w);
 /* n idle pushes at once (what the push of its type with nothing would do,
  * n times: gauges keep their value), in O(slices + buckets) whatever n: for
  * the intervals a restored state file missed while the server was down. */

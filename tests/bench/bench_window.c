@@ -153,27 +153,6 @@ static void bench_memory(const struct window_conf *c)
 	       PER_INTERVAL);
 }
 
-/* state.c's catch-up before window_push_idle: one idle push per interval. */
-static void idle_one_by_one(struct window *w, enum metric_type type, uint64_t gap)
-{
-	for (uint64_t i = 0; i < gap; i++) {
-		switch (type) {
-		case METRIC_COUNTER:
-			window_push_counter(w, 0);
-			break;
-		case METRIC_GAUGE:
-			window_push_gauge(w, false, 0);
-			break;
-		case METRIC_SET:
-			window_push_set(w, NULL);
-			break;
-		default:
-			window_push_timer(w, NULL, 0, 0);
-			break;
-		}
-	}
-}
-
 /* Restore (decode + catch up a gap of just under an hour, the longest that
  * still restores) and save (encode) of 100k counters and 10k timers, each
  * from two hours of data. */
@@ -225,7 +204,8 @@ static void bench_state(const struct window_conf *c)
 		t0 = now_s();
 		for (int k = 0; k < 2; k++)
 			for (size_t i = 0; i < counts[k]; i++)
-				idle_one_by_one(ws[k][i], types[k], gap);
+				for (uint64_t g = 0; g < gap; g++)
+					window_push_idle_one(ws[k][i]);
 		one_ms[r] = (now_s() - t0) * 1e3;
 		for (int k = 0; k < 2; k++)
 			for (size_t i = 0; i < counts[k]; i++) {

@@ -316,26 +316,6 @@ static void test_registry_round_trip(void)
 	config_free(cfg);
 }
 
-/* An idle push of the window's kind (what the server does for a series
- * that received nothing). */
-static void push_idle(struct window *w, enum metric_type type)
-{
-	switch (type) {
-	case METRIC_COUNTER:
-		window_push_counter(w, 0);
-		break;
-	case METRIC_GAUGE:
-		window_push_gauge(w, false, 0);
-		break;
-	case METRIC_SET:
-		window_push_set(w, NULL);
-		break;
-	default:
-		window_push_timer(w, NULL, 0, 0);
-		break;
-	}
-}
-
 /* Time the server was down passes as idle intervals (2 s each here): the
  * restored windows equal the saved ones pushed that many idle intervals;
  * past the 1h window nothing is restored. */
@@ -372,7 +352,7 @@ static void test_downtime(void)
 			window_encode(x->win, &one);
 			struct window *want = window_decode(c, x->type, one.p, one.len);
 			for (uint64_t t = 0; t < cases[k].idle; t++)
-				push_idle(want, x->type);
+				window_push_idle_one(want);
 			CU_ASSERT_FATAL(y != NULL && y->win != NULL);
 			CU_ASSERT(same_stats(c, want, y->win));
 			window_free(want);

@@ -355,24 +355,6 @@ static void push_data(struct window *w, enum metric_type type, uint64_t t, bool 
 	}
 }
 
-static void push_idle_single(struct window *w, enum metric_type type)
-{
-	switch (type) {
-	case METRIC_COUNTER:
-		window_push_counter(w, 0);
-		break;
-	case METRIC_GAUGE:
-		window_push_gauge(w, false, 0);
-		break;
-	case METRIC_SET:
-		window_push_set(w, NULL);
-		break;
-	default:
-		window_push_timer(w, NULL, 0, 0);
-		break;
-	}
-}
-
 /* window_push_idle(w, n) leaves exactly the state of n single idle pushes,
  * for every type, from several starting points (mid-minute, on a minute
  * boundary, before the first hour is full, touched or not), for gaps short
@@ -408,7 +390,7 @@ static void test_push_idle(void)
 						window_touch(b);
 					}
 					for (uint64_t k = 0; k < gaps[gi]; k++)
-						push_idle_single(a, types[ti]);
+						window_push_idle_one(a);
 					window_push_idle(b, gaps[gi]);
 					bool ok = same_window(c, a, b);
 					for (uint64_t k = 0; k < 70; k++, t++) {
