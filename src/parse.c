@@ -646,24 +646,11 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 			return NULL;
 		q = d + 1;
 	}
-	if (f.tags != NULL) {
-		/* tags_series_key with the name known plain (keep_span checked
-		 * it; max_name bounds it): only the tag list is built. */
-		struct tags_builder tb;
-		tags_init(&tb, scr, o);
-		if (!tags_add_list(&tb, f.tags, f.tags_len))
-			return NULL;
-		if (tb.ntags > 0) {
-			if (!tags_write_key(&tb, p, nlen, true, &s))
-				return NULL;
-		} else {
-			s.key = p;
-			s.key_len = s.name_len = nlen;
-		}
-	} else {
-		s.key = p;
-		s.key_len = s.name_len = nlen;
-	}
+	/* keep_span checked every byte of the name; without tags the key is
+	 * the name as received. */
+	struct tags_builder tb;
+	if (tags_series_key_plain(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
+		return NULL;
 	s.type = type;
 	s.value = value;
 	s.weight = f.weight;

@@ -136,14 +136,13 @@ bool tags_write_key(struct tags_builder *tb, const char *name, size_t n, bool pl
  * or a name to rewrite. Returns NULL, or the reason the line is bad: "key
  * too long" or "too many tags" (static strings). Inline: it runs once per
  * line, and most lines need no builder at all. tags_series_key_general is
- * the same with tags_add_list_general, for tests. */
-static inline const char *tags_series_key_as(struct tags_builder *tb, struct parse_scratch *scr,
-                                             const struct parse_opts *o, const char *name, size_t n,
-                                             const char *dd, size_t dd_len, struct sample *s,
-                                             bool general)
+ * the same with tags_add_list_general, for tests. tags_key_build is their
+ * common body, with the name's plainness given. */
+static inline const char *tags_key_build(struct tags_builder *tb, struct parse_scratch *scr,
+                                         const struct parse_opts *o, const char *name, size_t n,
+                                         bool plain, const char *dd, size_t dd_len,
+                                         struct sample *s, bool general)
 {
-	bool plain = tags_name_plain(o, name, n);
-
 	if (!plain || dd != NULL) {
 		tags_init(tb, scr, o);
 		if (!plain && !tags_add_name(tb, name, n))
@@ -165,7 +164,18 @@ static inline const char *tags_series_key(struct tags_builder *tb, struct parse_
                                           const struct parse_opts *o, const char *name, size_t n,
                                           const char *dd, size_t dd_len, struct sample *s)
 {
-	return tags_series_key_as(tb, scr, o, name, n, dd, dd_len, s, false);
+	return tags_key_build(tb, scr, o, name, n, tags_name_plain(o, name, n), dd, dd_len, s,
+	                      false);
+}
+
+/* tags_series_key for a name the caller already knows tags_name_plain
+ * accepts (the parser's one-pass path checked every byte of it). */
+static inline const char *tags_series_key_plain(struct tags_builder *tb, struct parse_scratch *scr,
+                                                const struct parse_opts *o, const char *name,
+                                                size_t n, const char *dd, size_t dd_len,
+                                                struct sample *s)
+{
+	return tags_key_build(tb, scr, o, name, n, true, dd, dd_len, s, false);
 }
 
 static inline const char *tags_series_key_general(struct tags_builder *tb,
@@ -174,7 +184,8 @@ static inline const char *tags_series_key_general(struct tags_builder *tb,
                                                   size_t n, const char *dd, size_t dd_len,
                                                   struct sample *s)
 {
-	return tags_series_key_as(tb, scr, o, name, n, dd, dd_len, s, true);
+	return tags_key_build(tb, scr, o, name, n, tags_name_plain(o, name, n), dd, dd_len, s,
+	                      true);
 }
 
 /* The canonical tags of an event or service check (";a;k=v", empty when
