@@ -147,6 +147,13 @@ static const struct cfg_opt table[] = {
 	KEY("server", "rcvbuf", OPT_SIZE, "8m", 0, GIB, rcvbuf, false,
 	    "SO_RCVBUF asked for on datagram sockets (the kernel caps it at "
 	    "net.core.rmem_max); 0 keeps the system default."),
+	KEY("server", "read_wait", OPT_DURATION, "1ms", 0, 100, read_wait_ms, false,
+	    "Longest a worker sleeps, once its datagram sockets are drained, before reading "
+	    "them again, so that under load one wake-up reads many datagrams (much less CPU "
+	    "per line). Shortened so that, at the rate just seen, the datagrams waiting fill at "
+	    "most a quarter of the socket's queue; not taken when it would bring fewer than 4 "
+	    "datagrams; halved each time the kernel drops datagrams after a wait. 0 reads on "
+	    "every wake-up."),
 	KEY("server", "max_datagram", OPT_SIZE, "64k", 64, MIB, max_datagram, false,
 	    "Largest datagram read; a longer one is counted and dropped, never parsed cut."),
 	KEY("server", "max_name", OPT_SIZE, "512", 1, 4096, max_name, false,

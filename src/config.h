@@ -36,6 +36,7 @@ struct config {
 	int64_t max_series;        /* default 1000000 */
 	int log_level;             /* enum log_level, default info */
 	int64_t rcvbuf;            /* SO_RCVBUF bytes, default 8m */
+	int64_t read_wait_ms;      /* longest wait between reads of drained sockets, 1ms */
 	int64_t max_datagram;      /* default 65536 */
 	int64_t max_name;          /* default 512 */
 	int64_t max_tags;          /* default 64 */

@@ -2,7 +2,10 @@
  * event base: UDP/Unix datagrams are read in batches with recvmmsg (MSG_TRUNC
  * marks an oversized datagram, counted and never parsed; SO_RXQ_OVFL gives
  * the kernel's drop count), TCP lines and DogStatsD length-prefixed Unix
- * stream frames come through bufferevents on worker 0. Every line goes to
+ * stream frames come through bufferevents on worker 0. Once its datagram
+ * sockets are drained a worker may sleep a little before reading again
+ * (server.read_wait, bounded by pace.c), so that under load one wake-up
+ * reads many datagrams. Every line goes to
  * parse_packet/parse_line and into the worker's shard, queued (shard_queue)
  * and committed at the end of each recvmmsg batch or stream line. The shard swap is an
  * event the main thread activates; the worker swaps between batches and
@@ -10,6 +13,7 @@
 #include "intake.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -18,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,11 +33,15 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "pace.h"
 #include "parse.h"
 #include "shard.h"
 #include "xalloc.h"
 
 #define BATCH 32
+/* A worker's read-and-wait loop goes back to its event loop (swaps, stops,
+ * stream connections) after this long, plus at most one wait. */
+#define READ_SLICE_NS 10000000
 
 struct worker;
 
@@ -41,6 +50,8 @@ struct dgram_source {
 	int fd;
 	struct event *ev;
 	uint32_t last_ovfl;
+	struct pace pace;
+	int64_t waited_ns; /* when the worker last woke from a wait */
 	char addr[128];
 };
 
@@ -148,9 +159,19 @@ static void take_packet(struct worker *w, const char *p, size_t len)
 
 /* ---- datagrams ---- */
 
-static void read_dgrams(struct dgram_source *src)
+/* What one read of a datagram socket took. */
+struct drained {
+	size_t dgrams;
+	int64_t cost;   /* the sum of PACE_COST over them */
+	uint32_t drops; /* the kernel's drops reported with them */
+	bool empty;     /* the socket was left empty */
+};
+
+/* Reads src until it is empty (or for 64 batches). */
+static struct drained read_dgrams(struct dgram_source *src)
 {
 	struct worker *w = src->w;
+	struct drained d = {0, 0, 0, false};
 	for (int round = 0; round < 64; round++) {
 		for (int i = 0; i < BATCH; i++) {
 			w->iov[i].iov_base = w->bufs + (size_t)i * w->bufsize;
@@ -166,17 +187,21 @@ static void read_dgrams(struct dgram_source *src)
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("intake: recvmmsg worker=%d err=\"%s\"", w->id,
 				         strerror(errno));
-			return;
+			d.empty = true;
+			return d;
 		}
 		struct selfstats *st = shard_stats(w->shard);
 		st->last_msg_seen = (uint64_t)time(NULL);
+		d.dgrams += (size_t)n;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &w->msgs[i].msg_hdr;
+			d.cost += PACE_COST(w->msgs[i].msg_len);
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
 					uint32_t drops;
 					memcpy(&drops, CMSG_DATA(c), sizeof(drops));
 					st->kernel_drops += (uint32_t)(drops - src->last_ovfl);
+					d.drops += (uint32_t)(drops - src->last_ovfl);
 					src->last_ovfl = drops;
 				}
 			}
@@ -194,14 +219,61 @@ static void read_dgrams(struct dgram_source *src)
 		}
 		/* The next recvmmsg rewrites the buffers the queued keys are in. */
 		shard_commit(w->shard);
-		if (n < BATCH)
+		if (n < BATCH) {
+			d.empty = true;
+			return d;
+		}
+	}
+	return d;
+}
+
+/* Reads every datagram socket of the worker until they are empty, then
+ * sleeps as long as every socket's pace allows when that is expected to
+ * bring enough datagrams (pace.h), and reads again; back to the event loop
+ * when a wait is not worth it, a socket was not emptied, or the slice is
+ * over. Drops reported up to PACE_TAU_NS after a wait (the kernel tells
+ * them with the datagrams queued after them) halve that socket's wait. */
+static void read_paced(struct worker *w)
+{
+	struct dgram_source *srcs[2] = {&w->udp, &w->unix_dgram};
+	int64_t start = clock_mono_ns();
+	for (;;) {
+		int64_t wait = INT64_MAX;
+		bool worth = false, empty = true;
+		for (int i = 0; i < 2; i++) {
+			struct dgram_source *src = srcs[i];
+			if (src->fd < 0)
+				continue;
+			struct drained d = read_dgrams(src);
+			int64_t now = clock_mono_ns();
+			empty = empty && d.empty;
+			if (d.drops > 0 && src->pace.cap_ns > 0 &&
+			    now - src->waited_ns < PACE_TAU_NS) {
+				int64_t cap = pace_dropped(&src->pace);
+				if (log_limit_allow(&w->lim, clock_mono_ms()))
+					log_warn("intake: kernel dropped %" PRIu32
+					         " datagrams on %s while worker=%d waited between "
+					         "reads; its wait is now at most %" PRId64 " us",
+					         d.drops, src->addr, w->id, cap / 1000);
+			}
+			int64_t a = pace_allow(&src->pace, now, d.dgrams, d.cost, &worth);
+			if (a < wait)
+				wait = a;
+		}
+		if (!empty || !worth || wait < PACE_MIN_NS ||
+		    clock_mono_ns() - start >= READ_SLICE_NS)
 			return;
+		struct timespec ts = {(time_t)(wait / 1000000000), (long)(wait % 1000000000)};
+		nanosleep(&ts, NULL);
+		int64_t woke = clock_mono_ns();
+		w->udp.waited_ns = w->unix_dgram.waited_ns = woke;
 	}
 }
 
 static void dgram_cb(evutil_socket_t fd, short what, void *arg)
 {
-	read_dgrams(arg);
+	struct dgram_source *src = arg;
+	read_paced(src->w);
 }
 
 /* ---- streams (worker 0) ---- */
@@ -348,6 +420,11 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
+	/* "tallyd-w0", ...: per-thread views (top -H, /proc/PID/task) tell
+	 * workers apart; tests/integ/readwait.sh finds worker 0 by it. */
+	snprintf(name, sizeof(name), "tallyd-w%d", w->id);
+	pthread_setname_np(pthread_self(), name);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -367,10 +444,14 @@ static void swapped_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up ---- */
 
-static int add_dgram(struct worker *w, struct dgram_source *src, int fd)
+/* max_dgrams: the socket's queue limit in datagrams (0: bytes only). */
+static int add_dgram(struct worker *w, struct dgram_source *src, int fd, long max_dgrams)
 {
 	src->w = w;
 	src->fd = fd;
+	src->waited_ns = INT64_MIN / 2;
+	pace_init(&src->pace, w->in->cfg->read_wait_ms * 1000000, net_rcvbuf(fd), max_dgrams,
+	          clock_mono_ns());
 	src->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, dgram_cb, src);
 	if (!src->ev)
 		return -1;
@@ -420,7 +501,7 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 		if (fd < 0)
 			return -1;
 		net_local_addr(fd, w->udp.addr, sizeof(w->udp.addr));
-		if (add_dgram(w, &w->udp, fd) < 0) {
+		if (add_dgram(w, &w->udp, fd, 0) < 0) {
 			snprintf(err, errlen, "intake: cannot watch udp socket");
 			return -1;
 		}
@@ -434,7 +515,7 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 		snprintf(w->unix_dgram.addr, sizeof(w->unix_dgram.addr), "%s", cfg->unix_dgram);
 		int on = 1;
 		setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
-		if (add_dgram(w, &w->unix_dgram, fd) < 0) {
+		if (add_dgram(w, &w->unix_dgram, fd, net_unix_dgram_qlen()) < 0) {
 			snprintf(err, errlen, "intake: cannot watch unix socket");
 			return -1;
 		}

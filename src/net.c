@@ -161,6 +161,27 @@ static void set_rcvbuf(int fd, int rcvbuf, const char *what)
 		         what, rcvbuf, got / 2);
 }
 
+long net_rcvbuf(int fd)
+{
+	int got = 0;
+	socklen_t glen = sizeof(got);
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &glen) < 0)
+		return -1;
+	return got;
+}
+
+long net_unix_dgram_qlen(void)
+{
+	char line[32];
+	int64_t n;
+	FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "r");
+	if (f == NULL)
+		return 10;
+	size_t len = fgets(line, sizeof(line), f) ? strcspn(line, "\n") : 0;
+	fclose(f);
+	return num_parse_int64(line, len, &n) && n >= 1 && n <= INT_MAX ? (long)n : 10;
+}
+
 static int set_int_opt(int fd, int level, int opt, int val)
 {
 	return setsockopt(fd, level, opt, &val, sizeof(val));

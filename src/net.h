@@ -17,6 +17,15 @@ int net_bind_udp(const char *addr, bool reuseport, int rcvbuf, char *err, size_t
 int net_listen_tcp(const char *addr, char *err, size_t errlen);
 int net_bind_unix(const char *path, int type, int rcvbuf, char *err, size_t errlen);
 
+/* The receive-queue limit of a datagram socket, in bytes (SO_RCVBUF as the
+ * kernel keeps it: twice what was asked), or -1. */
+long net_rcvbuf(int fd);
+
+/* A Unix datagram socket's queue limit in datagrams
+ * (/proc/sys/net/unix/max_dgram_qlen; 10, the kernel's own default, when
+ * it cannot be read). */
+long net_unix_dgram_qlen(void);
+
 /* Writes the local address of fd as "host:port" ("[v6]:port"). */
 void net_local_addr(int fd, char *out, size_t outlen);
 

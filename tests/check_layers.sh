@@ -6,7 +6,7 @@
 top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top/src" || exit 1
 foundation="log xalloc clock num buf htab"
-domain="metric tags parse ini cfgval config selfstats tstats shard registry gfmt sketch window rfmt hll state istat anomaly rules alert alertfmt"
+domain="metric tags parse ini cfgval config selfstats tstats shard registry gfmt sketch window rfmt hll state istat anomaly rules alert alertfmt pace"
 # Domain files outside the <name>.c + <name>.h pattern: a second .c of a
 # module (its declarations stay in the module's header) and private headers.
 domain_files="sketch_frozen.c sketch_store.h window_codec.c window_impl.h"

@@ -20,7 +20,9 @@
 #       sent); kernel drops are in it;
 #   (c) peak RSS (VmHWM) of the server over its runs.
 # Figures are medians of $RUNS runs (default 3); KINDS="tallyd rawsink"
-# limits the rows. Every process runs under
+# limits the rows; MAX_KINDS="30" (or "" for none) limits the max-rate
+# searches (default "1 30 mix"); TALLYD_OPTS="-o key=value ..." is added to
+# tallyd's options (e.g. -o server.read_wait=0 to compare). Every process runs under
 # `timeout` and is stopped by PID. Prints one table, peers as ratios to tallyd.
 # Peer configs (written to the temp dir; never the peers' code):
 #   statsite: port, udp only, flush_interval=1 (10 in the CPU runs),
@@ -148,7 +150,7 @@ start_server() {
 			-o server.port_file="$T/ports" -o server.flush_interval="${fl}s" \
 			-o server.rcvbuf=32m -o redis.address= -o graphite.legacy_namespace=false \
 			-o graphite.address=127.0.0.1:"$COLL_PORT" -o server.log_level=warn \
-			2>>"$T/tallyd.log" &
+			${TALLYD_OPTS:-} 2>>"$T/tallyd.log" &
 		;;
 	rawsink)
 		timeout 900 "$RAWSINK" --cpu "$SERVER_CPU" --rcvbuf $((32 << 20)) \
@@ -382,7 +384,7 @@ for k in $kinds; do
 		res[$k.$w]=$(median <"$T/res")
 		echo "# $k $w: $(tr '\n' ' ' <"$T/res")M lines per CPU-s" >>"$T/steps"
 	done
-	for m in 1 30 mix; do
+	for m in ${MAX_KINDS-1 30 mix}; do
 		: >"$T/res"
 		for ((r = 0; r < RUNS; r++)); do
 			if [ "$m" = mix ]; then max_rate "$k" 30 60/30/10; else max_rate "$k" "$m"; fi
@@ -401,7 +403,7 @@ printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' server counter "+3 tags" mixed
 	"max 30-line" "max mixed" "RSS MB"
 for k in $kinds; do
 	printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' "$k" "${res[$k.counter]}" "${res[$k.tags]}" \
-		"${res[$k.mixed]}" "${res[$k.max1]}" "${res[$k.max30]}" "${res[$k.maxmix]}" "${res[$k.rss]}"
+		"${res[$k.mixed]}" "${res[$k.max1]:--}" "${res[$k.max30]:--}" "${res[$k.maxmix]:--}" "${res[$k.rss]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 for k in $kinds; do
@@ -410,9 +412,9 @@ for k in $kinds; do
 		"$(ratio "${res[tallyd.counter]}" "${res[$k.counter]}")" \
 		"$(ratio "${res[tallyd.tags]}" "${res[$k.tags]}")" \
 		"$(ratio "${res[tallyd.mixed]}" "${res[$k.mixed]}")" \
-		"$(ratio "${res[tallyd.max1]}" "${res[$k.max1]}")" \
-		"$(ratio "${res[tallyd.max30]}" "${res[$k.max30]}")" \
-		"$(ratio "${res[tallyd.maxmix]}" "${res[$k.maxmix]}")"
+		"$(ratio "${res[tallyd.max1]:-}" "${res[$k.max1]:-}")" \
+		"$(ratio "${res[tallyd.max30]:-}" "${res[$k.max30]:-}")" \
+		"$(ratio "${res[tallyd.maxmix]:-}" "${res[$k.maxmix]:-}")"
 done
 [ -n "${given[statsite]:-}" ] || peer_row statsite STATSITE=/path/to/statsite
 [ -n "${given[brubeck]:-}" ] || peer_row brubeck BRUBECK=/path/to/brubeck

@@ -38,6 +38,7 @@ static const char default_dump[] = "server.udp = 127.0.0.1:8125\n"
                                    "server.max_series = 1000000\n"
                                    "server.log_level = info\n"
                                    "server.rcvbuf = 8m\n"
+                                   "server.read_wait = 1ms\n"
                                    "server.max_datagram = 64k\n"
                                    "server.max_name = 512\n"
                                    "server.max_tags = 64\n"
@@ -254,6 +255,8 @@ static const struct good good_cases[] = {
     {"server.flush_interval=3600", "server.flush_interval = 1h"},
     /* size */
     {"server.rcvbuf=0", "server.rcvbuf = 0"},
+    {"server.read_wait=0", "server.read_wait = 0s"},
+    {"server.read_wait=100ms", "server.read_wait = 100ms"},
     {"server.rcvbuf=1g", "server.rcvbuf = 1g"},
     {"server.rcvbuf=1G", "server.rcvbuf = 1g"},
     {"server.rcvbuf=1048576", "server.rcvbuf = 1m"},
@@ -542,6 +545,7 @@ static const struct bad bad_cases[] = {
      "d; a bare number is seconds)"},
     /* size */
     {"server.rcvbuf=2g", "-o server.rcvbuf: 2g is out of range 0..1g"},
+    {"server.read_wait=101ms", "-o server.read_wait: 101ms is out of range 0s..100ms"},
     {"server.rcvbuf=1t",
      "-o server.rcvbuf: \"1t\" is not a size (an integer of bytes, optionally with k, m or g)"},
     {"server.rcvbuf=-1",
@@ -1244,6 +1248,7 @@ static void test_dump_roundtrip(void)
 	    "server.flush_interval=1500ms",
 	    "server.log_level=warn",
 	    "server.rcvbuf=1000",
+	    "server.read_wait=5ms",
 	    "server.max_datagram=1m",
 	    "statsd.percentiles=90 -10 99.9 0.5",
 	    "statsd.histogram=render:0.01,0.1,1,10,inf; :5; debug:; x:-1e-7,1e21",
