@@ -20,7 +20,8 @@
 #       sent); kernel drops are in it;
 #   (c) peak RSS (VmHWM) of the server over its runs.
 # Figures are medians of $RUNS runs (default 3); KINDS="tallyd rawsink"
-# limits the rows; MAX_KINDS="30" (or "" for none) limits the max-rate
+# limits the rows; CPU_KINDS="counter mixed" (or "" for none) limits the CPU
+# runs (default "counter tags mixed"), MAX_KINDS="30" (or "") the max-rate
 # searches (default "1 30 mix"); TALLYD_OPTS="-o key=value ..." is added to
 # tallyd's options (e.g. -o server.read_wait=0 to compare). Every process runs under
 # `timeout` and is stopped by PID. Prints one table, peers as ratios to tallyd.
@@ -225,6 +226,15 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm_kb() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"; }
 gen() { timeout 120 "$LOADGEN" --port "$SPORT" --cpu "$GEN_CPU" --names "$NAMES" "$@"; }
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+# wakeups PID: voluntary context switches of tallyd's worker 0 (thread
+# "tallyd-w0"): how often it went to sleep; empty for other servers.
+wakeups() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = tallyd-w0 ] &&
+			awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "$t/status" && return
+	done
+}
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 
 HWM=0
@@ -244,14 +254,16 @@ note_hwm() {
 # work weighs on the window as in production; tallyd flushes what it got
 # on SIGTERM, a peer is given 11 quiet seconds to flush.
 cpu_run() {
-	local kind=$1 c0 c1 out warm lines sent got
+	local kind=$1 c0 c1 w0 w1 out warm lines sent got
 	shift
 	start_collector
 	start_server "$kind" 10 || { echo "-" >>"$T/res"; return; }
 	warm=$(gen "$@" --duration 1) # warm-up: every series exists
 	c0=$(cpu_ticks "$CPID")
+	w0=$(wakeups "$CPID")
 	out=$(gen "$@" --duration "$STEP")
 	c1=$(cpu_ticks "$CPID")
+	w1=$(wakeups "$CPID")
 	note_hwm "$CPID"
 	lines=$(field lines <<<"$out")
 	if [ "$kind" = rawsink ]; then
@@ -276,7 +288,7 @@ cpu_run() {
 		'BEGIN { f = (s > 0 ? g / s : 0); if (f > 1) f = 1
 		         if (t > 0 && f > 0) printf "%.2f\n", l * f / (t / hz) / 1e6; else print "-" }' \
 		>>"$T/res"
-	echo "#   $kind cpu run $*: offered $lines lines, received share $got/$sent" >>"$T/steps"
+	echo "#   $kind cpu run $*: offered $lines lines, received share $got/$sent${w0:+, worker wake-ups $((w1 - w0)) for $(field packets <<<"$out") datagrams}, CPU ticks $((c1 - c0))" >>"$T/steps"
 }
 
 # coll_wait SENT QUIET: waits for the collector's counter total to reach
@@ -373,7 +385,7 @@ kinds=${KINDS:-$kinds} # e.g. KINDS=tallyd: only those rows
 declare -A res
 for k in $kinds; do
 	HWM=0
-	for w in counter tags mixed; do
+	for w in ${CPU_KINDS-counter tags mixed}; do
 		case $w in
 		counter) args=(--lines 30 --rate "$RATE") ;;
 		tags) args=(--lines 30 --rate "$RATE" --tags 3) ;;
@@ -402,16 +414,16 @@ echo "    (c) peak RSS. Ratio rows /peer: tallyd's figure over the peer's (for C
 printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' server counter "+3 tags" mixed "max 1-line" \
 	"max 30-line" "max mixed" "RSS MB"
 for k in $kinds; do
-	printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' "$k" "${res[$k.counter]}" "${res[$k.tags]}" \
-		"${res[$k.mixed]}" "${res[$k.max1]:--}" "${res[$k.max30]:--}" "${res[$k.maxmix]:--}" "${res[$k.rss]}"
+	printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' "$k" "${res[$k.counter]:--}" "${res[$k.tags]:--}" \
+		"${res[$k.mixed]:--}" "${res[$k.max1]:--}" "${res[$k.max30]:--}" "${res[$k.maxmix]:--}" "${res[$k.rss]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 for k in $kinds; do
-	[ "$k" = tallyd ] || [ -z "${res[tallyd.counter]:-}" ] && continue
+	[ "$k" = tallyd ] || [ -z "${res[tallyd.counter]:-}${res[tallyd.max30]:-}${res[tallyd.maxmix]:-}" ] && continue
 	printf '%-9s %10s %10s %10s %12s %12s %12s\n' "/$k" \
-		"$(ratio "${res[tallyd.counter]}" "${res[$k.counter]}")" \
-		"$(ratio "${res[tallyd.tags]}" "${res[$k.tags]}")" \
-		"$(ratio "${res[tallyd.mixed]}" "${res[$k.mixed]}")" \
+		"$(ratio "${res[tallyd.counter]:-}" "${res[$k.counter]:-}")" \
+		"$(ratio "${res[tallyd.tags]:-}" "${res[$k.tags]:-}")" \
+		"$(ratio "${res[tallyd.mixed]:-}" "${res[$k.mixed]:-}")" \
 		"$(ratio "${res[tallyd.max1]:-}" "${res[$k.max1]:-}")" \
 		"$(ratio "${res[tallyd.max30]:-}" "${res[$k.max30]:-}")" \
 		"$(ratio "${res[tallyd.maxmix]:-}" "${res[$k.maxmix]:-}")"
