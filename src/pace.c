@@ -1,10 +1,11 @@
 /* pace: the wait between reads of a drained datagram socket (pace.h). It
  * estimates the arrival rate from what each read took since the previous
  * one (the socket was empty then), averaged over the reads since traffic
- * began (the higher of that and the last read's), and bounds the wait by the
- * socket's queue; it does not read, sleep or know about sockets (intake.c
- * does). Bursts within the average are what the other three quarters of
- * the queue are for; a drop after a wait halves the cap. */
+ * began (the higher of that and the last read's), and bounds the wait by
+ * the socket's queue and by the time since traffic began; it does not
+ * read, sleep or know about sockets (intake.c does). Bursts within the
+ * average are what the other three quarters of the queue are for; a drop
+ * after a wait halves the cap. */
 #include "pace.h"
 
 void pace_init(struct pace *p, int64_t cap_ns, int64_t rcvbuf, int64_t max_dgrams, int64_t now_ns)
@@ -12,7 +13,7 @@ void pace_init(struct pace *p, int64_t cap_ns, int64_t rcvbuf, int64_t max_dgram
 	p->cap_ns = cap_ns > 0 ? cap_ns : 0;
 	p->budget_bytes = rcvbuf > 0 ? rcvbuf / 4 : 0;
 	p->budget_dgrams = max_dgrams > 0 ? max_dgrams / 4 : 0;
-	p->last_ns = now_ns;
+	p->last_ns = p->start_ns = now_ns;
 	p->avg_cost = p->avg_dgrams = p->weight = 0;
 }
 
@@ -27,6 +28,7 @@ int64_t pace_allow(struct pace *p, int64_t now_ns, size_t dgrams, int64_t cost, 
 	if (dt >= PACE_TAU_NS) {
 		/* After an idle spell this read tells no rate: start afresh. */
 		p->avg_cost = p->avg_dgrams = p->weight = 0;
+		p->start_ns = now_ns;
 		return p->cap_ns;
 	}
 	if (dt < 1000)
@@ -50,6 +52,13 @@ int64_t pace_allow(struct pace *p, int64_t now_ns, size_t dgrams, int64_t cost, 
 		wait = (double)p->budget_bytes / rc;
 	if (p->budget_dgrams > 0 && rd * wait > (double)p->budget_dgrams)
 		wait = (double)p->budget_dgrams / rd;
+	/* Nor longer than the rate has been measured over: the first reads
+	 * after a fresh start may have caught one datagram between two bursts,
+	 * and a rate from them alone would let the next bursts overflow the
+	 * queue. Each wait at most doubles the span, so the waits grow as the
+	 * measure does. */
+	if (wait > (double)(now_ns - p->start_ns))
+		wait = (double)(now_ns - p->start_ns);
 	/* A read that found nothing ends the waits: traffic may have stopped,
 	 * and a wait stretched by the decaying average would be the longest
 	 * just when it restarts. */

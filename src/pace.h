@@ -5,9 +5,9 @@
  * of the socket's queue. The rate is the higher of the last read's and an
  * average over about PACE_TAU_NS of reads (reset after an idle spell that
  * long): a read that caught little after a lull must not stretch the wait
- * over the next bursts. Domain
- * layer: arithmetic on times and counts only; intake.c reads the sockets
- * and sleeps. */
+ * over the next bursts. Nor is a wait longer than the time the rate was
+ * measured over (since that reset). Domain layer: arithmetic on times and
+ * counts only; intake.c reads the sockets and sleeps. */
 #ifndef TALLYD_PACE_H
 #define TALLYD_PACE_H
 
@@ -35,6 +35,7 @@ struct pace {
 	int64_t budget_bytes;  /* queue bytes a wait may fill: a quarter of SO_RCVBUF */
 	int64_t budget_dgrams; /* datagrams a wait may queue; 0: no such limit */
 	int64_t last_ns;       /* when the previous read of this socket ended */
+	int64_t start_ns;      /* when the averages were last reset */
 	double avg_cost;       /* arrivals per ns, averaged: queue bytes */
 	double avg_dgrams;     /* and datagrams */
 	double weight;         /* of the averages since they were reset */
@@ -50,7 +51,8 @@ void pace_init(struct pace *p, int64_t cap_ns, int64_t rcvbuf, int64_t max_dgram
  * previous read (idle) it only starts the averages afresh and returns
  * cap_ns, not worth it. Otherwise returns the longest wait the socket
  * allows before its next read: cap_ns, or less when the arrival rate (the
- * higher of this read's and the average) would fill the budget sooner. *worth is set when that wait
+ * higher of this read's and the average) would fill the budget sooner, and
+ * at most the time since the averages were reset. *worth is set when that wait
  * is expected to bring at least PACE_MIN_DGRAMS datagrams at that rate and
  * this read found any (left alone otherwise, so a worker can OR it over
  * its sockets). */
