@@ -29,7 +29,15 @@ struct pending {
 /* The shard's own key hash: its tables live for one interval and are never
  * written anywhere, so unlike htab_hash (whose values are pinned) it can
  * be the cheapest that spreads keys well: keys of 8 to 16 bytes (most
- * names) take two overlapping loads and one 64x64->128 multiply. */
+ * names) take two overlapping loads and one 64x64->128 multiply.
+ * hash_final is its last step, shared with shard_queue's inline copy. */
+static inline uint64_t hash_final(uint64_t a, uint64_t b, uint64_t h)
+{
+	/* The top bit set keeps 0 free for empty slots; it costs the table
+	 * nothing (slot indexes are the low bits). */
+	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
+}
+
 static inline uint64_t shard_hash(const char *key, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)key;
@@ -55,9 +63,7 @@ static inline uint64_t shard_hash(const char *key, size_t len)
 		a = len > 0 ? (uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1] : 0;
 		b = 0;
 	}
-	/* The top bit set keeps 0 free for empty slots; it costs the table
-	 * nothing (slot indexes are the low bits). */
-	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
+	return hash_final(a, b, h);
 }
 
 struct shard {
@@ -209,12 +215,12 @@ bool shard_record(struct shard *s, const struct sample *smp)
 	return true;
 }
 
-/* Queues smp with its key at key (smp->key or a copy of it). */
-static inline void enqueue(struct shard *s, const struct sample *smp, const char *key)
+/* Queues smp with its key at key (smp->key or a copy of it), whose hash
+ * is h. */
+static inline void enqueue(struct shard *s, const struct sample *smp, const char *key, uint64_t h)
 {
 	struct pending *q = &s->queue[s->nqueue++];
 	unsigned char k = kind_of[smp->type];
-	uint64_t h = shard_hash(key, smp->key_len);
 	q->key = key;
 	q->key_len = (uint32_t)smp->key_len;
 	q->name_len = (uint32_t)smp->name_len;
@@ -227,26 +233,39 @@ static inline void enqueue(struct shard *s, const struct sample *smp, const char
 	htab_prefetch(s->tab[k], h);
 }
 
-/* shard_queue's rare cases, out of line so that the common one needs no
- * stack frame: a set is recorded at once (its member may not outlive the
- * call); a full queue is committed first. */
+/* shard_queue's other cases, out of line so that the common one (a key of
+ * 8 to 32 bytes, room in the queue) needs no loop and few registers: a set is
+ * recorded at once (its member may not outlive the call); a full queue is
+ * committed first; other key lengths take the longer hash. */
 static __attribute__((noinline)) void queue_slow(struct shard *s, const struct sample *smp)
 {
 	if (smp->type == METRIC_SET) {
 		shard_record(s, smp);
 		return;
 	}
-	shard_commit(s);
-	enqueue(s, smp, smp->key);
+	if (s->nqueue == SHARD_QUEUE_MAX)
+		shard_commit(s);
+	enqueue(s, smp, smp->key, shard_hash(smp->key, smp->key_len));
 }
 
 void shard_queue(struct shard *s, const struct sample *smp)
 {
-	if (__builtin_expect(smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX, 0)) {
+	size_t len = smp->key_len;
+	if (__builtin_expect(
+	        smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX || len - 8 > 24, 0)) {
 		queue_slow(s, smp);
 		return;
 	}
-	enqueue(s, smp, smp->key);
+	/* shard_hash of a key of 8 to 32 bytes, without its loop: the same
+	 * value, or queued and recorded samples of a key would not meet
+	 * (test_shard tests every length to 80 bytes both ways). */
+	const unsigned char *p = (const unsigned char *)smp->key;
+	uint64_t h = len * 0x9e3779b97f4a7c15ULL, a = htab_rd64(p);
+	if (len > 16) {
+		h = htab_mix(a ^ 0xa0761d6478bd642fULL, htab_rd64(p + 8) ^ h);
+		a = htab_rd64(p + len - 16);
+	}
+	enqueue(s, smp, smp->key, hash_final(a, htab_rd64(p + len - 8), h));
 }
 
 void shard_queue_copy(struct shard *s, const struct sample *smp)
@@ -260,7 +279,7 @@ void shard_queue_copy(struct shard *s, const struct sample *smp)
 	char *key = s->keys + s->keys_used;
 	buf_copy_short(key, smp->key, smp->key_len);
 	s->keys_used += smp->key_len;
-	enqueue(s, smp, key);
+	enqueue(s, smp, key, shard_hash(key, smp->key_len));
 }
 
 void shard_commit(struct shard *s)

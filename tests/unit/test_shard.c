@@ -512,6 +512,50 @@ static void test_queue_equals_record(void)
 	}
 }
 
+/* shard_queue hashes keys of 8 to 32 bytes inline and others out of line;
+ * shard_record and shard_queue_copy take shard_hash: for every key length
+ * around those bounds, a key recorded, queued and copied in either order
+ * is one series whose value is the sum. */
+static void test_queue_hash_lengths(void)
+{
+	static const struct {
+		int first, second; /* 0 record, 1 queue, 2 queue_copy */
+	} orders[] = {{0, 1}, {1, 0}, {2, 1}, {1, 2}, {1, 1}, {0, 2}};
+	char key[80];
+	for (size_t len = 1; len <= sizeof(key); len++) {
+		for (size_t j = 0; j < len; j++)
+			key[j] = (char)('a' + (j * 7 + len) % 26);
+		for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+			struct shard *sh = shard_new(1000);
+			struct sample s = {.type = METRIC_COUNTER,
+			                   .key = key,
+			                   .key_len = len,
+			                   .name_len = len,
+			                   .value = 1,
+			                   .weight = 1};
+			int how[2] = {orders[o].first, orders[o].second};
+			for (int i = 0; i < 2; i++) {
+				s.value = i + 1;
+				if (how[i] == 0)
+					shard_record(sh, &s);
+				else if (how[i] == 1)
+					shard_queue(sh, &s);
+				else
+					shard_queue_copy(sh, &s);
+			}
+			shard_commit(sh);
+			size_t pos = 0;
+			struct shard_entry *e = shard_next(sh, SHARD_COUNTERS, &pos);
+			CU_ASSERT_EQUAL(shard_count(sh), 1);
+			CU_ASSERT_TRUE(e != NULL && e->key_len == len && e->value == 3);
+			if (shard_count(sh) != 1)
+				fprintf(stderr, "shard: key of %zu bytes, order %zu: %zu series\n",
+				        len, o, shard_count(sh));
+			shard_free(sh);
+		}
+	}
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -526,6 +570,8 @@ int main(void)
 	CU_add_test(s, "events and checks are bounded and handed over", test_events_and_checks);
 	CU_add_test(s, "internal counters, admin views, deletes", test_internal_and_views);
 	CU_add_test(s, "queued and committed = recorded one by one", test_queue_equals_record);
+	CU_add_test(s, "one series whatever the key length and the way in",
+	            test_queue_hash_lengths);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
