@@ -22,7 +22,8 @@
 # Figures are medians of $RUNS runs (default 3); KINDS="tallyd rawsink"
 # limits the rows; CPU_KINDS="counter mixed" (or "" for none) limits the CPU
 # runs (default "counter tags mixed"), MAX_KINDS="30" (or "") the max-rate
-# searches (default "1 30 mix"); TALLYD_OPTS="-o key=value ..." is added to
+# searches (default "1 30 mix"), MIX_LINES the lines per datagram of the
+# mixed search (default 30); TALLYD_OPTS="-o key=value ..." is added to
 # tallyd's options (e.g. -o server.read_wait=0 to compare). Every process runs under
 # `timeout` and is stopped by PID. Prints one table, peers as ratios to tallyd.
 # Peer configs (written to the temp dir; never the peers' code):
@@ -399,9 +400,10 @@ for k in $kinds; do
 	for m in ${MAX_KINDS-1 30 mix}; do
 		: >"$T/res"
 		for ((r = 0; r < RUNS; r++)); do
-			if [ "$m" = mix ]; then max_rate "$k" 30 60/30/10; else max_rate "$k" "$m"; fi
+			if [ "$m" = mix ]; then max_rate "$k" "${MIX_LINES:-30}" 60/30/10; else max_rate "$k" "$m"; fi
 		done
 		res[$k.max$m]=$(median <"$T/res")
+		echo "# $k max $m: $(tr '\n' ' ' <"$T/res")lines/s" >>"$T/steps"
 	done
 	res[$k.rss]=$((HWM / 1024))
 done
@@ -409,7 +411,7 @@ done
 echo "intake, end to end over UDP (server on CPU $SERVER_CPU, loadgen on CPU $GEN_CPU, $NAMES names, medians of $RUNS runs)"
 echo "(a) M lines per CPU-second at a fixed offered rate: counter and counter+3 tags at $RATE lines/s,"
 echo "    60/30/10 mix at $MIX_RATE lines/s; (b) max offered lines/s with < 0.1% loss, $STEP s steps"
-echo "    (1-line and 30-line counter datagrams, 30-line datagrams of the mix);"
+echo "    (1-line and 30-line counter datagrams, ${MIX_LINES:-30}-line datagrams of the mix);"
 echo "    (c) peak RSS. Ratio rows /peer: tallyd's figure over the peer's (for CPU: how many times more lines per CPU-s)."
 printf '%-9s %10s %10s %10s %12s %12s %12s %8s\n' server counter "+3 tags" mixed "max 1-line" \
 	"max 30-line" "max mixed" "RSS MB"
