@@ -152,8 +152,8 @@ static const struct cfg_opt table[] = {
 	    "them again, so that under load one wake-up reads many datagrams (much less CPU "
 	    "per line). Shortened so that, at the rate just seen, the datagrams waiting fill at "
 	    "most a quarter of the socket's queue; not taken when it would bring fewer than 4 "
-	    "datagrams; halved each time the kernel drops datagrams after a wait. 0 reads on "
-	    "every wake-up."),
+	    "datagrams; halved each time the kernel drops datagrams after a wait, doubled back "
+	    "after a minute without. 0 reads on every wake-up."),
 	KEY("server", "max_datagram", OPT_SIZE, "64k", 64, MIB, max_datagram, false,
 	    "Largest datagram read; a longer one is counted and dropped, never parsed cut."),
 	KEY("server", "max_name", OPT_SIZE, "512", 1, 4096, max_name, false,

@@ -249,12 +249,17 @@ static void read_paced(struct worker *w)
 			empty = empty && d.empty;
 			if (d.drops > 0 && src->pace.cap_ns > 0 &&
 			    now - src->waited_ns < PACE_TAU_NS) {
-				int64_t cap = pace_dropped(&src->pace);
+				int64_t cap = pace_dropped(&src->pace, now);
 				if (log_limit_allow(&w->lim, clock_mono_ms()))
 					log_warn("intake: kernel dropped %" PRIu32
 					         " datagrams on %s while worker=%d waited between "
 					         "reads; its wait is now at most %" PRId64 " us",
 					         d.drops, src->addr, w->id, cap / 1000);
+			} else if (pace_calm(&src->pace, now)) {
+				log_info("intake: no drops after waits on %s for %d s; worker=%d "
+				         "waits again up to %" PRId64 " us",
+				         src->addr, (int)(PACE_CALM_NS / 1000000000), w->id,
+				         src->pace.cap_ns / 1000);
 			}
 			int64_t a = pace_allow(&src->pace, now, d.dgrams, d.cost, &worth);
 			if (a < wait)

@@ -5,12 +5,14 @@
  * the socket's queue and by the time since traffic began; it does not
  * read, sleep or know about sockets (intake.c does). Bursts within the
  * average are what the other three quarters of the queue are for; a drop
- * after a wait halves the cap. */
+ * after a wait halves the cap, a minute without one doubles it back. */
 #include "pace.h"
 
 void pace_init(struct pace *p, int64_t cap_ns, int64_t rcvbuf, int64_t max_dgrams, int64_t now_ns)
 {
-	p->cap_ns = cap_ns > 0 ? cap_ns : 0;
+	p->cap_ns = p->max_cap_ns = cap_ns > 0 ? cap_ns : 0;
+	p->halvings = 0;
+	p->calm_ns = now_ns;
 	p->budget_bytes = rcvbuf > 0 ? rcvbuf / 4 : 0;
 	p->budget_dgrams = max_dgrams > 0 ? max_dgrams / 4 : 0;
 	p->last_ns = p->start_ns = now_ns;
@@ -67,10 +69,28 @@ int64_t pace_allow(struct pace *p, int64_t now_ns, size_t dgrams, int64_t cost, 
 	return (int64_t)wait;
 }
 
-int64_t pace_dropped(struct pace *p)
+/* max_cap_ns >> halvings, 0 below the floor. */
+static int64_t cap_of(const struct pace *p)
 {
-	p->cap_ns /= 2;
-	if (p->cap_ns < PACE_CAP_FLOOR_NS)
-		p->cap_ns = 0;
+	int64_t cap = p->halvings >= 63 ? 0 : p->max_cap_ns >> p->halvings;
+	return cap < PACE_CAP_FLOOR_NS ? 0 : cap;
+}
+
+int64_t pace_dropped(struct pace *p, int64_t now_ns)
+{
+	if (p->cap_ns > 0)
+		p->halvings++;
+	p->cap_ns = cap_of(p);
+	p->calm_ns = now_ns;
 	return p->cap_ns;
+}
+
+bool pace_calm(struct pace *p, int64_t now_ns)
+{
+	if (p->halvings == 0 || now_ns - p->calm_ns < PACE_CALM_NS)
+		return false;
+	p->halvings--;
+	p->cap_ns = cap_of(p);
+	p->calm_ns = now_ns;
+	return true;
 }

@@ -29,9 +29,15 @@
 #define PACE_TAU_NS 100000000
 /* Below this the cap halved after a drop becomes 0 (no waiting). */
 #define PACE_CAP_FLOOR_NS 50000
+/* After this long without a drop after a wait, a halved cap doubles back
+ * (one step each time, up to server.read_wait). */
+#define PACE_CALM_NS 60000000000LL
 
 struct pace {
-	int64_t cap_ns;        /* the longest wait (server.read_wait); 0: never */
+	int64_t cap_ns;        /* the longest wait now; 0: never */
+	int64_t max_cap_ns;    /* server.read_wait */
+	int halvings;          /* cap_ns = max_cap_ns >> halvings (0 below the floor) */
+	int64_t calm_ns;       /* when the cap was last halved or doubled back */
 	int64_t budget_bytes;  /* queue bytes a wait may fill: a quarter of SO_RCVBUF */
 	int64_t budget_dgrams; /* datagrams a wait may queue; 0: no such limit */
 	int64_t last_ns;       /* when the previous read of this socket ended */
@@ -58,8 +64,15 @@ void pace_init(struct pace *p, int64_t cap_ns, int64_t rcvbuf, int64_t max_dgram
  * its sockets). */
 int64_t pace_allow(struct pace *p, int64_t now_ns, size_t dgrams, int64_t cost, bool *worth);
 
-/* The kernel dropped datagrams that arrived while the worker waited: the
- * cap is halved (0 once below PACE_CAP_FLOOR_NS). Returns the new cap. */
-int64_t pace_dropped(struct pace *p);
+/* The kernel dropped datagrams that arrived while the worker waited (at
+ * now_ns): the cap is halved (0 once below PACE_CAP_FLOOR_NS). Returns the
+ * new cap. */
+int64_t pace_dropped(struct pace *p, int64_t now_ns);
+
+/* Called after each read: when the cap was halved and PACE_CALM_NS have
+ * passed since the last halving or doubling, doubles it back one step
+ * (to at most server.read_wait) and returns true (the caller logs it). A
+ * drop after a transient burst does not cost the waits for good. */
+bool pace_calm(struct pace *p, int64_t now_ns);
 
 #endif

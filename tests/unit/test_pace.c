@@ -9,7 +9,8 @@
  * worth it" once traffic stops; and a worker simulated against arrival
  * patterns (bursts, steady, a step up, idle then busy): the most datagrams
  * one read finds stays well inside the queue while reads stay far fewer
- * than datagrams. Run by make check. */
+ * than datagrams; the cap doubling back after a minute without drops. Run
+ * by make check. */
 #include <CUnit/Basic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -306,10 +307,56 @@ static void test_dropped(void)
 	struct pace p;
 	pace_init(&p, MS, 425984, 0, 0);
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
-		CU_ASSERT_EQUAL(pace_dropped(&p), caps[i]);
+		CU_ASSERT_EQUAL(pace_dropped(&p, (int64_t)i * MS), caps[i]);
 	bool worth = false;
 	CU_ASSERT_EQUAL(pace_allow(&p, MS, 1000, 1000 * 2284, &worth), 0);
 	CU_ASSERT_FALSE(worth);
+}
+
+/* A minute without a drop doubles a halved cap back, one step a minute, up
+ * to the configured cap; a drop restarts the minute. From 0 (five drops of
+ * 1 ms) it comes back through 62.5, 125, 250, 500 us to 1 ms. */
+static void test_calm(void)
+{
+	static const int64_t back[] = {62500, 125 * US, 250 * US, 500 * US, MS};
+	struct pace p;
+	pace_init(&p, MS, 425984, 0, 0);
+	CU_ASSERT_FALSE(pace_calm(&p, 1000 * PACE_CALM_NS));
+	CU_ASSERT_EQUAL(pace_dropped(&p, 0), 500 * US);
+	CU_ASSERT_FALSE(pace_calm(&p, PACE_CALM_NS - 1));
+	CU_ASSERT_TRUE(pace_calm(&p, PACE_CALM_NS));
+	CU_ASSERT_EQUAL(p.cap_ns, MS);
+	CU_ASSERT_FALSE(pace_calm(&p, 10 * PACE_CALM_NS));
+	CU_ASSERT_EQUAL(p.cap_ns, MS);
+
+	int64_t t = 20 * PACE_CALM_NS;
+	for (int i = 0; i < 6; i++)
+		pace_dropped(&p, t);
+	CU_ASSERT_EQUAL(p.cap_ns, 0);
+	bool worth = false;
+	CU_ASSERT_EQUAL(pace_allow(&p, t + MS, 1000, 1000 * 2284, &worth), 0);
+	for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
+		CU_ASSERT_FALSE(pace_calm(&p, t + PACE_CALM_NS / 2));
+		t += PACE_CALM_NS;
+		CU_ASSERT_TRUE(pace_calm(&p, t));
+		CU_ASSERT_EQUAL(p.cap_ns, back[i]);
+	}
+	CU_ASSERT_FALSE(pace_calm(&p, t + 5 * PACE_CALM_NS));
+	CU_ASSERT_EQUAL(p.cap_ns, MS);
+
+	/* A drop within the minute starts it again. */
+	pace_dropped(&p, t);
+	pace_dropped(&p, t + PACE_CALM_NS / 2);
+	CU_ASSERT_EQUAL(p.cap_ns, 250 * US);
+	CU_ASSERT_FALSE(pace_calm(&p, t + PACE_CALM_NS));
+	CU_ASSERT_TRUE(pace_calm(&p, t + PACE_CALM_NS / 2 + PACE_CALM_NS));
+	CU_ASSERT_EQUAL(p.cap_ns, 500 * US);
+
+	/* read_wait=0 never waits, and nothing doubles back. */
+	pace_init(&p, 0, 425984, 0, 0);
+	CU_ASSERT_EQUAL(pace_dropped(&p, 0), 0);
+	CU_ASSERT_FALSE(pace_calm(&p, 100 * PACE_CALM_NS));
+	CU_ASSERT_EQUAL(p.cap_ns, 0);
 }
 
 static void test_init(void)
@@ -337,7 +384,8 @@ int main(void)
 	    !CU_add_test(s, "clamp", test_clamp) ||
 	    !CU_add_test(s, "slow_start", test_slow_start) || !CU_add_test(s, "lull", test_lull) ||
 	    !CU_add_test(s, "stop", test_stop) || !CU_add_test(s, "simulated", test_simulated) ||
-	    !CU_add_test(s, "dropped", test_dropped) || !CU_add_test(s, "init", test_init)) {
+	    !CU_add_test(s, "dropped", test_dropped) || !CU_add_test(s, "calm", test_calm) ||
+	    !CU_add_test(s, "init", test_init)) {
 		CU_cleanup_registry();
 		return 1;
 	}
