@@ -30,7 +30,7 @@ struct pending {
  * written anywhere, so unlike htab_hash (whose values are pinned) it can
  * be the cheapest that spreads keys well: keys of 8 to 16 bytes (most
  * names) take two overlapping loads and one 64x64->128 multiply.
- * hash_final is its last step, shared with shard_queue's inline copy. */
+ * hash_final is its last step. */
 static inline uint64_t hash_final(uint64_t a, uint64_t b, uint64_t h)
 {
 	/* The top bit set keeps 0 free for empty slots; it costs the table
@@ -38,20 +38,31 @@ static inline uint64_t hash_final(uint64_t a, uint64_t b, uint64_t h)
 	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
 }
 
+/* shard_hash of a key of 8 to 32 bytes: no loop, so shard_queue takes it
+ * inline for the common key. */
+static inline uint64_t hash_8_32(const unsigned char *p, size_t len)
+{
+	uint64_t h = len * 0x9e3779b97f4a7c15ULL, a = htab_rd64(p);
+	if (len > 16) {
+		h = htab_mix(a ^ 0xa0761d6478bd642fULL, htab_rd64(p + 8) ^ h);
+		a = htab_rd64(p + len - 16);
+	}
+	return hash_final(a, htab_rd64(p + len - 8), h);
+}
+
 static inline uint64_t shard_hash(const char *key, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)key;
 	uint64_t a, b, h = len * 0x9e3779b97f4a7c15ULL;
 
-	if (len > 16) {
+	if (len - 8 <= 24)
+		return hash_8_32(p, len);
+	if (len > 32) {
 		size_t i = 0;
 		for (; i + 16 < len; i += 16)
 			h = htab_mix(htab_rd64(p + i) ^ 0xa0761d6478bd642fULL,
 			             htab_rd64(p + i + 8) ^ h);
 		a = htab_rd64(p + len - 16);
-		b = htab_rd64(p + len - 8);
-	} else if (len >= 8) {
-		a = htab_rd64(p);
 		b = htab_rd64(p + len - 8);
 	} else if (len >= 4) {
 		uint32_t x, y;
@@ -256,16 +267,7 @@ void shard_queue(struct shard *s, const struct sample *smp)
 		queue_slow(s, smp);
 		return;
 	}
-	/* shard_hash of a key of 8 to 32 bytes, without its loop: the same
-	 * value, or queued and recorded samples of a key would not meet
-	 * (test_shard tests every length to 80 bytes both ways). */
-	const unsigned char *p = (const unsigned char *)smp->key;
-	uint64_t h = len * 0x9e3779b97f4a7c15ULL, a = htab_rd64(p);
-	if (len > 16) {
-		h = htab_mix(a ^ 0xa0761d6478bd642fULL, htab_rd64(p + 8) ^ h);
-		a = htab_rd64(p + len - 16);
-	}
-	enqueue(s, smp, smp->key, hash_final(a, htab_rd64(p + len - 8), h));
+	enqueue(s, smp, smp->key, hash_8_32((const unsigned char *)smp->key, len));
 }
 
 void shard_queue_copy(struct shard *s, const struct sample *smp)
