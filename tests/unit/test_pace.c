@@ -114,6 +114,19 @@ static void test_previous_read(void)
 	CU_ASSERT_TRUE(worth);
 }
 
+/* A second of steady traffic from t = 0: a read of 20 datagrams of cost
+ * 1624 every ms. Returns the last wait; *t is the last read's time. */
+static int64_t steady_second(struct pace *p, int64_t *t)
+{
+	bool worth = false;
+	int64_t w = 0;
+	for (int i = 0; i < 1000; i++) {
+		*t += MS;
+		w = pace_allow(p, *t, 20, 20 * 1624, &worth);
+	}
+	return w;
+}
+
 /* Reads under 1 us apart count as 1 us: after a second of 20 datagrams per
  * ms, one datagram 10 ns after the previous read is a rate of 2284 bytes
  * per us (not per 10 ns), 46.6 us of a 104 KB budget. */
@@ -121,13 +134,9 @@ static void test_clamp(void)
 {
 	struct pace p;
 	pace_init(&p, MS, 425984, 0, 0);
-	bool worth = false;
 	int64_t t = 0;
-	for (int i = 0; i < 1000; i++) {
-		t += MS;
-		pace_allow(&p, t, 20, 20 * 1624, &worth);
-	}
-	worth = false;
+	steady_second(&p, &t);
+	bool worth = false;
 	int64_t w = pace_allow(&p, t + 10, 1, 2284, &worth);
 	CU_ASSERT(w >= 106496LL * 1000 / 2284 - 1 && w <= 106496LL * 1000 / 2284 + 1);
 	CU_ASSERT_TRUE(worth);
@@ -173,14 +182,9 @@ static void test_lull(void)
 {
 	struct pace p;
 	pace_init(&p, 50 * MS, 524288, 0, 0);
-	bool worth = false;
-	int64_t t = 0, w = 0;
-	for (int i = 0; i < 1000; i++) {
-		t += MS;
-		w = pace_allow(&p, t, 20, 20 * 1624, &worth);
-	}
+	int64_t t = 0, w = steady_second(&p, &t);
 	CU_ASSERT(w >= 4030 * US && w <= 4040 * US);
-	worth = false;
+	bool worth = false;
 	t += 5 * MS;
 	w = pace_allow(&p, t, 4, 4 * 1624, &worth);
 	CU_ASSERT(w > 4000 * US && w < 4300 * US);
@@ -195,10 +199,7 @@ static void test_stop(void)
 	pace_init(&p, MS, 425984, 0, 0);
 	bool worth = false;
 	int64_t t = 0;
-	for (int i = 0; i < 1000; i++) {
-		t += MS;
-		pace_allow(&p, t, 20, 20 * 1624, &worth);
-	}
+	steady_second(&p, &t);
 	int64_t stop = t;
 	for (;;) {
 		worth = false;
