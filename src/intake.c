@@ -70,6 +70,10 @@ struct worker {
 	struct parse_opts popts;
 	struct parse_scratch scratch;
 	struct parse_handler handler;
+	/* For lines the shard gives back while it commits (shard.h): its own
+	 * scratch, as a commit may come while a key is in scratch. */
+	struct parse_scratch fallback_scratch;
+	struct parse_handler fallback_handler;
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	char cmsg[BATCH][CMSG_SPACE(sizeof(uint32_t))];
@@ -97,8 +101,9 @@ struct intake {
 /* ---- parse callbacks (worker thread) ---- */
 
 /* A sample whose key is in the receive buffers (a name as received) is
- * queued as it is: the buffers stay as they are until the shard_commit at
- * the end of the batch. A key built in the parser's scratch (tags,
+ * queued as it is, as the parser queues common lines itself (the handler's
+ * queue is the shard's): the buffers stay as they are until the
+ * shard_commit at the end of the batch. A key built in the parser's scratch (tags,
  * sanitising) is rewritten by the next line: the queue keeps a copy. */
 static void on_sample(void *ctx, const struct sample *s)
 {
@@ -107,6 +112,35 @@ static void on_sample(void *ctx, const struct sample *s)
 		shard_queue(w->shard, s);
 	else
 		shard_queue_copy(w->shard, s);
+}
+
+/* The shard's queue is full (the parser appends common lines to it). */
+static void on_queue_full(void *ctx)
+{
+	struct worker *w = ctx;
+	shard_commit(w->shard);
+}
+
+/* A queued line whose name is not a series key as it is (one to sanitise,
+ * say): the shard gives it back during its commit, in order, and what the
+ * general path makes of it is recorded at once. */
+static void on_sample_now(void *ctx, const struct sample *s)
+{
+	struct worker *w = ctx;
+	shard_record(w->shard, s);
+}
+
+static void on_fallback(void *ctx, const char *line, size_t len)
+{
+	struct worker *w = ctx;
+	parse_line(line, len, &w->popts, &w->fallback_scratch, &w->fallback_handler, w);
+}
+
+/* w->shard is new: the parser queues into it. */
+static void use_shard(struct worker *w)
+{
+	w->handler.queue = shard_sample_queue(w->shard);
+	shard_set_fallback(w->shard, on_fallback, w);
 }
 
 static void on_event(void *ctx, const struct parse_event *e)
@@ -407,6 +441,7 @@ static void swap_cb(evutil_socket_t fd, short what, void *arg)
 	w->retired = w->shard;
 	w->shard = w->spare;
 	w->spare = NULL;
+	use_shard(w);
 	atomic_fetch_add(&in->swaps_done, 1);
 	event_active(in->swapped_ev, EV_READ, 1);
 }
@@ -490,7 +525,11 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 	w->popts.tag_styles = cfg->tag_styles;
 	w->popts.max_name = (size_t)cfg->max_name;
 	w->popts.max_tags = (size_t)cfg->max_tags;
-	w->handler = (struct parse_handler){on_sample, on_event, on_check, on_bad, on_invalid_rate};
+	w->handler = (struct parse_handler){on_sample,       on_event, on_check,     on_bad,
+	                                    on_invalid_rate, NULL,     on_queue_full};
+	w->fallback_handler = (struct parse_handler){on_sample_now,   on_event, on_check, on_bad,
+	                                             on_invalid_rate, NULL,     NULL};
+	use_shard(w);
 	w->swap_ev = event_new(w->base, -1, 0, swap_cb, w);
 	w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 	if (!w->swap_ev || !w->stop_ev) {

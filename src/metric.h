@@ -40,4 +40,27 @@ struct sample {
 	int64_t timestamp; /* |T<unix s>, 0 when absent */
 };
 
+/* A sample on its way into an interval shard, in the compact form the
+ * shard records in batches: no set member (sets are recorded one by one)
+ * and no timestamp (a |T sample counts in the current interval). key is
+ * borrowed until the queue is committed. */
+struct qsample {
+	const char *key;
+	uint32_t key_len, name_len; /* keys are shorter than 4 GiB (parse.h) */
+	double value, weight;
+	unsigned char type; /* enum metric_type */
+	bool gauge_delta;
+	/* 0, or the key is a name as received, not checked for bytes that
+	 * sanitising changes, at the start of a line of line_len bytes (parse.h) */
+	uint16_t line_len;
+};
+
+/* Samples in packet order, waiting for their shard's commit. The shard owns
+ * it; the parser appends its common lines to it directly (parse.h). */
+#define SAMPLE_QUEUE_MAX 64
+struct sample_queue {
+	size_t n;
+	struct qsample v[SAMPLE_QUEUE_MAX];
+};
+
 #endif

@@ -566,7 +566,10 @@ int parse_line(const char *line, size_t len, const struct parse_opts *o, struct 
  * tags by tags_series_key), the value num_parse_double returns, the same
  * fields. Every other line (signs, spaces, packed values, sets, events, a
  * name to sanitise, a bad field) goes to the general path. No copy: one
- * forward scan, and a memchr for the end of a line with fields. */
+ * forward scan, and a memchr for the end of a line with fields. A line
+ * without fields that goes to the handler's queue keeps its name unchecked
+ * (the scan looks for ':' and '\n' only): the queue's consumer checks a
+ * name when it first sees it (parse_name_plain, parse.h). */
 
 /* The length of the run of TAGS_CH_KEEP bytes at p (at most end - p). */
 static inline size_t keep_span(const char *p, const char *end)
@@ -597,6 +600,31 @@ static inline size_t keep_span(const char *p, const char *end)
 #undef RANGE
 #endif
 	while (q < end && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP)
+		q++;
+	return (size_t)(q - p);
+}
+
+bool parse_name_plain(const char *name, size_t len)
+{
+	return keep_span(name, name + len) == len;
+}
+
+/* The length of the name at p: the bytes before the first ':' or '\n' (at
+ * most end - p). */
+static inline size_t name_span(const char *p, const char *end)
+{
+	const char *q = p;
+#ifdef __SSE2__
+	while (end - q >= 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)q);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(c, _mm_set1_epi8(':')), _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+		if (m != 0)
+			return (size_t)(q - p) + (size_t)__builtin_ctz(m);
+		q += 16;
+	}
+#endif
+	while (q < end && *q != ':' && *q != '\n')
 		q++;
 	return (size_t)(q - p);
 }
@@ -633,6 +661,8 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 	struct sample s;
 	const char *q = e + 1, *d;
 
+	if (!parse_name_plain(p, nlen))
+		return NULL;
 	for (;;) {
 		d = bar_or_newline(q, end);
 		if (d == end || *d == '\n') {
@@ -646,8 +676,8 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 			return NULL;
 		q = d + 1;
 	}
-	/* keep_span checked every byte of the name; without tags the key is
-	 * the name as received. */
+	/* Every byte of the name is kept: without tags the key is the name as
+	 * received. */
 	struct tags_builder tb;
 	if (tags_series_key_plain(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
 		return NULL;
@@ -676,14 +706,16 @@ static inline uint32_t le32(uint32_t w)
 
 /* The line at p (not empty) when it has the common form; returns where the
  * next line starts (end when none), or NULL (nothing delivered) when the
- * line needs the general path. */
+ * line needs the general path. With a queue (the handler's), a line
+ * without fields is appended to it, its name unchecked. */
 static inline const char *common_line(const char *p, const char *end, size_t max_name,
                                       const struct parse_opts *o, struct parse_scratch *scr,
-                                      const struct parse_handler *h, void *ctx)
+                                      const struct parse_handler *h, void *ctx,
+                                      struct sample_queue *queue)
 {
 	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-	size_t nlen = keep_span(p, end);
+	size_t nlen = name_span(p, end);
 	const char *v = p + nlen;
 
 	if (nlen - 1 >= max_name || end - v < 4 || *v != ':')
@@ -713,7 +745,7 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	/* Below 10^15: exact as a signed integer, which converts in one step. */
 	double value = (double)(int64_t)mant / pow10[frac];
 	struct sample s;
-	const char *next;
+	const char *next, *lend; /* the next line, the end of this one */
 	/* "|c\n" "|g\n" "|ms\n" "|h\n" "|d\n": one load and a compare or two. */
 	if (end - v >= 4) {
 		uint32_t w;
@@ -768,6 +800,7 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	}
 	if (e < end && *e == '|')
 		return common_fields(p, nlen, e, end, o, scr, h, ctx, s.type, value);
+	lend = e;
 	if (e == end) {
 		next = end;
 	} else if (*e == '\n') {
@@ -777,7 +810,25 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	} else {
 		return NULL;
 	}
+	goto deliver;
 plain:
+	lend = next - 1;
+deliver:
+	if (queue != NULL) {
+		if (__builtin_expect(queue->n == SAMPLE_QUEUE_MAX, 0))
+			h->commit(ctx);
+		struct qsample *r = &queue->v[queue->n++];
+		r->key = p;
+		r->key_len = r->name_len = (uint32_t)nlen;
+		r->value = value;
+		r->weight = 1;
+		r->type = (unsigned char)s.type;
+		r->gauge_delta = false;
+		r->line_len = (uint16_t)(lend - p);
+		return next;
+	}
+	if (!parse_name_plain(p, nlen))
+		return NULL;
 	s.key = p;
 	s.key_len = s.name_len = nlen;
 	s.value = value;
@@ -798,10 +849,11 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 	/* The longest name the one-pass path takes (it builds no key). */
 	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
 	bool common = o->sanitize;
+	struct sample_queue *queue = h->queue;
 
 	while (p < end) {
 		if (common && *p != '\n') {
-			const char *next = common_line(p, end, max_name, o, scr, h, ctx);
+			const char *next = common_line(p, end, max_name, o, scr, h, ctx, queue);
 			if (next != NULL) {
 				lines++;
 				p = next;

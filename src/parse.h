@@ -71,7 +71,23 @@ struct parse_handler {
 	void (*bad)(void *ctx, const char *line, size_t len, const char *reason);
 	/* A sample whose rate was not a positive finite number (kept at rate 1). */
 	void (*invalid_rate)(void *ctx); /* may be NULL */
+	/* May be NULL. Else parse_packet appends the samples of common lines
+	 * ("name:17|c" without fields) to this queue instead of calling sample:
+	 * the caller must append the samples it gets through sample to the same
+	 * queue, so that they stay in packet order. Their keys are the names as
+	 * received, in the packet, and *unchecked* (qsample.line_len > 0): the
+	 * consumer must check a name with parse_name_plain before making a
+	 * series of it, and when that fails give the line (key, line_len) to
+	 * parse_line instead, in order. commit(ctx) is called when the queue is
+	 * full and must empty it. */
+	struct sample_queue *queue;
+	void (*commit)(void *ctx);
 };
+
+/* True when sanitising keeps name[0..len) as it is and it holds nothing
+ * that tags or other lines' syntax would read ([-.0-9=A-Z_a-z] only): such a
+ * name is its own series key. */
+bool parse_name_plain(const char *name, size_t len);
 
 /* Parses one line (no newline inside; a trailing '\r' is ignored).
  * Returns the number of samples/events/checks delivered, or -1 when the line

@@ -14,18 +14,6 @@
 #include "parse.h"
 #include "xalloc.h"
 
-/* A queued sample: what recording it takes, its hash, and the candidate
- * entry shard_commit's first pass found for it. */
-struct pending {
-	const char *key;            /* borrowed until shard_commit */
-	uint32_t key_len, name_len; /* keys are < PARSE_KEY_MAX bytes */
-	double value, weight;
-	uint64_t hash;
-	struct shard_entry *e;
-	unsigned char type, kind;
-	bool gauge_delta;
-};
-
 /* The shard's own key hash: its tables live for one interval and are never
  * written anywhere, so unlike htab_hash (whose values are pinned) it can
  * be the cheapest that spreads keys well: keys of 8 to 16 bytes (most
@@ -86,9 +74,13 @@ struct shard {
 	struct selfstats stats;
 	struct buf events; /* event and check records (shard.h) */
 	size_t nevents;
-	size_t nqueue;
-	struct pending queue[SHARD_QUEUE_MAX];
+	struct sample_queue q;
+	/* shard_commit's: each queued sample's hash, and its candidate entry */
+	uint64_t qhash[SAMPLE_QUEUE_MAX];
+	struct shard_entry *qentry[SAMPLE_QUEUE_MAX];
 	size_t keys_used; /* of keys, by shard_queue_copy since the last commit */
+	shard_fallback_fn fallback;
+	void *fallback_ctx;
 	char keys[SHARD_QUEUE_KEYS];
 };
 
@@ -154,14 +146,12 @@ static struct shard_entry *new_entry(size_t len)
 	return e;
 }
 
-/* The entry of key in table k, created if new; NULL when the series
- * limit drops it (counted). */
-static struct shard_entry *find_or_add(struct shard *s, enum shard_kind k, const char *key,
-                                       size_t len, size_t name_len, uint64_t h)
+/* A new entry for key (not in table k), or NULL when the series limit
+ * drops it (counted). */
+static struct shard_entry *add(struct shard *s, enum shard_kind k, const char *key, size_t len,
+                               size_t name_len, uint64_t h)
 {
-	struct shard_entry *e = htab_get(s->tab[k], key, len, h);
-	if (e)
-		return e;
+	struct shard_entry *e;
 	if (htab_count(s->tab[k]) >= s->max_series) {
 		s->stats.series_dropped++;
 		return NULL;
@@ -170,6 +160,7 @@ static struct shard_entry *find_or_add(struct shard *s, enum shard_kind k, const
 	memcpy(e->key, key, len);
 	e->key_len = len;
 	e->name_len = name_len;
+	e->plain = name_len == len && parse_name_plain(key, len);
 	htab_put(s->tab[k], e->key, e->key_len, h, e);
 	if (s->norder[k] == s->cap[k]) {
 		s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 64;
@@ -177,6 +168,15 @@ static struct shard_entry *find_or_add(struct shard *s, enum shard_kind k, const
 	}
 	s->order[k][s->norder[k]++] = e;
 	return e;
+}
+
+/* The entry of key in table k, created if new; NULL when the series
+ * limit drops it (counted). */
+static struct shard_entry *find_or_add(struct shard *s, enum shard_kind k, const char *key,
+                                       size_t len, size_t name_len, uint64_t h)
+{
+	struct shard_entry *e = htab_get(s->tab[k], key, len, h);
+	return e ? e : add(s, k, key, len, name_len, h);
 }
 
 /* Folds a counter, gauge or timer sample into its entry. */
@@ -209,7 +209,7 @@ static inline void update(struct shard_entry *e, enum shard_kind k, enum metric_
 
 bool shard_record(struct shard *s, const struct sample *smp)
 {
-	if (s->nqueue > 0)
+	if (s->q.n > 0)
 		shard_commit(s);
 	enum shard_kind k = kind_of[smp->type];
 	uint64_t h = shard_hash(smp->key, smp->key_len);
@@ -226,48 +226,41 @@ bool shard_record(struct shard *s, const struct sample *smp)
 	return true;
 }
 
-/* Queues smp with its key at key (smp->key or a copy of it), whose hash
- * is h. */
-static inline void enqueue(struct shard *s, const struct sample *smp, const char *key, uint64_t h)
+struct sample_queue *shard_sample_queue(struct shard *s)
 {
-	struct pending *q = &s->queue[s->nqueue++];
-	unsigned char k = kind_of[smp->type];
+	return &s->q;
+}
+
+void shard_set_fallback(struct shard *s, shard_fallback_fn fn, void *ctx)
+{
+	s->fallback = fn;
+	s->fallback_ctx = ctx;
+}
+
+/* Queues smp with its key at key (smp->key or a copy of it). */
+static inline void enqueue(struct shard *s, const struct sample *smp, const char *key)
+{
+	struct qsample *q = &s->q.v[s->q.n++];
 	q->key = key;
 	q->key_len = (uint32_t)smp->key_len;
 	q->name_len = (uint32_t)smp->name_len;
 	q->value = smp->value;
 	q->weight = smp->weight;
-	q->hash = h;
 	q->type = (unsigned char)smp->type;
-	q->kind = k;
 	q->gauge_delta = smp->gauge_delta;
-	htab_prefetch(s->tab[k], h);
-}
-
-/* shard_queue's other cases, out of line so that the common one (a key of
- * 8 to 32 bytes, room in the queue) needs no loop and few registers: a set is
- * recorded at once (its member may not outlive the call); a full queue is
- * committed first; other key lengths take the longer hash. */
-static __attribute__((noinline)) void queue_slow(struct shard *s, const struct sample *smp)
-{
-	if (smp->type == METRIC_SET) {
-		shard_record(s, smp);
-		return;
-	}
-	if (s->nqueue == SHARD_QUEUE_MAX)
-		shard_commit(s);
-	enqueue(s, smp, smp->key, shard_hash(smp->key, smp->key_len));
+	q->line_len = 0;
 }
 
 void shard_queue(struct shard *s, const struct sample *smp)
 {
-	size_t len = smp->key_len;
-	if (__builtin_expect(
-	        smp->type == METRIC_SET || s->nqueue == SHARD_QUEUE_MAX || len - 8 > 24, 0)) {
-		queue_slow(s, smp);
+	/* A set is recorded at once: its member may not outlive the call. */
+	if (smp->type == METRIC_SET) {
+		shard_record(s, smp);
 		return;
 	}
-	enqueue(s, smp, smp->key, hash_8_32((const unsigned char *)smp->key, len));
+	if (s->q.n == SAMPLE_QUEUE_MAX)
+		shard_commit(s);
+	enqueue(s, smp, smp->key);
 }
 
 void shard_queue_copy(struct shard *s, const struct sample *smp)
@@ -276,45 +269,78 @@ void shard_queue_copy(struct shard *s, const struct sample *smp)
 		shard_record(s, smp);
 		return;
 	}
-	if (smp->key_len > SHARD_QUEUE_KEYS - s->keys_used || s->nqueue == SHARD_QUEUE_MAX)
+	if (smp->key_len > SHARD_QUEUE_KEYS - s->keys_used || s->q.n == SAMPLE_QUEUE_MAX)
 		shard_commit(s);
 	char *key = s->keys + s->keys_used;
 	buf_copy_short(key, smp->key, smp->key_len);
 	s->keys_used += smp->key_len;
-	enqueue(s, smp, key, shard_hash(key, smp->key_len));
+	enqueue(s, smp, key);
+}
+
+/* A queued sample with no entry it may use (found: one of a name that is
+ * not plain, for an unchecked name): a new series when its name may be one
+ * (the entry, or NULL when the series limit drops it), else its line goes
+ * to the fallback (NULL). */
+static __attribute__((noinline)) struct shard_entry *miss(struct shard *s, enum shard_kind k,
+                                                          const struct qsample *q, uint64_t h,
+                                                          struct shard_entry *found)
+{
+	if (q->line_len == 0)
+		return add(s, k, q->key, q->key_len, q->name_len, h);
+	if (found == NULL && parse_name_plain(q->key, q->key_len))
+		return add(s, k, q->key, q->key_len, q->key_len, h);
+	if (s->fallback != NULL)
+		s->fallback(s->fallback_ctx, q->key, q->line_len);
+	else
+		s->stats.bad_lines_seen++;
+	return NULL;
 }
 
 void shard_commit(struct shard *s)
 {
-	size_t n = s->nqueue;
+	size_t n = s->q.n;
+	const struct qsample *v = s->q.v;
 
-	s->nqueue = 0;
+	s->q.n = 0;
 	s->keys_used = 0; /* the keys stay as they are until the next queue */
-	/* Pass 1: the candidate entry of every sample (its slot was prefetched
-	 * by shard_queue); start loading the line recording writes (value,
-	 * type, key), and for timers the first line (samples, count) too. */
+	/* Pass 1: hash every key and start loading its table slot. */
 	for (size_t i = 0; i < n; i++) {
-		struct pending *q = &s->queue[i];
-		struct shard_entry *e = htab_peek(s->tab[q->kind], q->key_len, q->hash);
-		q->e = e;
+		size_t len = v[i].key_len;
+		const unsigned char *key = (const unsigned char *)v[i].key;
+		uint64_t h = __builtin_expect(len - 8 <= 24, 1) ? hash_8_32(key, len)
+		                                                : shard_hash(v[i].key, len);
+		s->qhash[i] = h;
+		htab_prefetch(s->tab[kind_of[v[i].type]], h);
+	}
+	/* Pass 2: the candidate entry of every sample; start loading the line
+	 * recording writes (value, type, key), and for timers the first line
+	 * (samples, count) too. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char k = kind_of[v[i].type];
+		struct shard_entry *e = htab_peek(s->tab[k], v[i].key_len, s->qhash[i]);
+		s->qentry[i] = e;
 		if (e != NULL) {
 			__builtin_prefetch(&e->value, 1);
-			if (q->kind == SHARD_TIMERS)
+			if (k == SHARD_TIMERS)
 				__builtin_prefetch(e, 1);
 		}
 	}
-	/* Pass 2: record in order. A candidate whose key differs, or none
+	/* Pass 3: record in order. A candidate whose key differs, or none
 	 * (a new series, maybe created earlier in this pass), takes the
-	 * ordinary lookup. */
+	 * ordinary lookup. An unchecked name (parse.h) is good for the series
+	 * of a plain name only: it is that name. */
 	for (size_t i = 0; i < n; i++) {
-		const struct pending *q = &s->queue[i];
-		struct shard_entry *e = q->e;
-		if (e == NULL || !htab_key_eq(e->key, q->key, q->key_len)) {
-			e = find_or_add(s, q->kind, q->key, q->key_len, q->name_len, q->hash);
+		const struct qsample *q = &v[i];
+		enum shard_kind k = kind_of[q->type];
+		struct shard_entry *e = s->qentry[i];
+		if (e == NULL || !htab_key_eq(e->key, q->key, q->key_len))
+			e = htab_get(s->tab[k], q->key, q->key_len, s->qhash[i]);
+		if (__builtin_expect(e == NULL || (q->line_len != 0 && !e->plain), 0)) {
+			e = miss(s, k, q, s->qhash[i], e);
 			if (e == NULL)
 				continue;
 		}
-		update(e, q->kind, q->type, q->value, q->weight, q->gauge_delta);
+		update(e, k, q->type, q->value, q->weight, q->gauge_delta);
 	}
 }
 

@@ -30,6 +30,7 @@ struct shard_entry {
 	size_t nvalues, cap;
 	struct htab *members;  /* set members (owned strings) */
 	bool gauge_abs;        /* gauge: an absolute value was set this interval */
+	bool plain;            /* no tags, a name parse_name_plain takes as it is */
 	double value;          /* counter sum; gauge: absolute value (+ deltas) or delta sum */
 	enum metric_type type; /* last wire type seen (ms, h or d for timers) */
 	char key[];
@@ -45,18 +46,26 @@ void shard_free(struct shard *s);
 /* Hot path: folds one sample in. Returns false if it was dropped (limit). */
 bool shard_record(struct shard *s, const struct sample *smp);
 
-/* Hot path, in batches: shard_queue takes a sample whose key stays valid
- * (borrowed) until the next shard_commit, hashes it and prefetches its
- * table slot; shard_commit first finds and prefetches the entry of every
- * queued sample, then records them, so that the cache misses of a batch
- * overlap instead of adding up. The result is exactly that of
- * shard_record on each sample in turn: shard_record and shard_queue of a
- * set commit the queue first, and the queue commits itself when it holds
- * SHARD_QUEUE_MAX samples. Commit before the key memory is reused and
- * before the shard is handed over (shard_next and shard_clear expect an
- * empty queue). */
-#define SHARD_QUEUE_MAX 64
+/* Hot path, in batches: shard_queue appends a sample whose key stays
+ * valid (borrowed) until the next shard_commit to the shard's queue (the
+ * parser appends common lines to it itself: shard_sample_queue);
+ * shard_commit hashes every queued key and prefetches its table slot, then
+ * finds and prefetches the entry of every sample, then records them, so
+ * that the cache misses of a batch overlap instead of adding up. The
+ * result is exactly that of shard_record on each sample in turn:
+ * shard_record and shard_queue of a set commit the queue first, and
+ * shard_queue commits a full queue (SAMPLE_QUEUE_MAX samples). Commit
+ * before the key memory is reused and before the shard is handed over
+ * (shard_next and shard_clear expect an empty queue). */
 void shard_queue(struct shard *s, const struct sample *smp);
+struct sample_queue *shard_sample_queue(struct shard *s);
+/* A queued line whose unchecked name (parse.h) cannot be a series key as
+ * it is goes to fn, during shard_commit, in order: fn parses it
+ * (parse_line) and records what it gives with shard_record (the queue is
+ * being committed: not shard_queue). Without fn such a line is counted as
+ * a bad line. */
+typedef void (*shard_fallback_fn)(void *ctx, const char *line, size_t len);
+void shard_set_fallback(struct shard *s, shard_fallback_fn fn, void *ctx);
 /* As shard_queue, for a key that does not stay valid (one built in the
  * parser's scratch): copies the key into the queue's own key space
  * (SHARD_QUEUE_KEYS bytes; a commit makes room). */

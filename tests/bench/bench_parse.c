@@ -100,6 +100,19 @@ static void on_sample(void *ctx, const struct sample *s)
 		shard_queue_copy(bc->sh, s);
 }
 
+static void on_full(void *ctx)
+{
+	const struct bench_ctx *bc = ctx;
+	shard_commit(bc->sh);
+}
+
+/* bench lines never need it; here so that the queue path is complete */
+static void on_fallback(void *ctx, const char *line, size_t len)
+{
+	fprintf(stderr, "bench: unexpected fallback: %.*s\n", (int)len, line);
+	exit(1);
+}
+
 static void on_bad(void *ctx, const char *line, size_t len, const char *reason)
 {
 	fprintf(stderr, "bench: unexpected bad line: %.*s (%s)\n", (int)len, line, reason);
@@ -116,9 +129,11 @@ static double now_s(void)
 __attribute__((noinline)) static double run(const struct packets *p, struct shard *sh,
                                             struct parse_scratch *scr, const struct parse_opts *o)
 {
-	const struct parse_handler h = {on_sample, NULL, NULL, on_bad, NULL};
+	const struct parse_handler h = {on_sample, NULL, NULL, on_bad, NULL, shard_sample_queue(sh),
+	                                on_full};
 	struct bench_ctx bc = {sh, p->arena,
 	                       (size_t)(p->data[p->n - 1] + p->len[p->n - 1] - p->arena)};
+	shard_set_fallback(sh, on_fallback, NULL);
 	double t0 = now_s();
 	for (size_t i = 0; i < p->n; i++) {
 		parse_packet(p->data[i], p->len[i], o, scr, &h, &bc);

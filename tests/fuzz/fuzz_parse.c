@@ -124,8 +124,11 @@ static void on_invalid_rate(void *ctx)
 	(void)ctx;
 }
 
-static const struct parse_handler handler = {on_sample, on_event, on_check, on_bad,
-                                             on_invalid_rate};
+static const struct parse_handler handler = {.sample = on_sample,
+                                             .event = on_event,
+                                             .check = on_check,
+                                             .bad = on_bad,
+                                             .invalid_rate = on_invalid_rate};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

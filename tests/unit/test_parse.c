@@ -301,8 +301,11 @@ static void on_invalid_rate(void *ctx)
 	rec_new(ctx, 'r');
 }
 
-static const struct parse_handler handler = {on_sample, on_event, on_check, on_bad,
-                                             on_invalid_rate};
+static const struct parse_handler handler = {.sample = on_sample,
+                                             .event = on_event,
+                                             .check = on_check,
+                                             .bad = on_bad,
+                                             .invalid_rate = on_invalid_rate};
 
 /* ---- expectations ---- */
 
@@ -1652,7 +1655,7 @@ static void test_null_callbacks(void)
 	    {"_e{1,1}:a|b", 1, 0}, {"_sc|a|0", 1, 0},  {"a:1|c|@0", 1, 1},
 	    {"_e{0,1}:|b", -1, 0}, {"_sc|a|9", -1, 0}, {"a:1|c:2|g|@0", 2, 2},
 	};
-	const struct parse_handler h = {count_sample, NULL, NULL, NULL, NULL};
+	const struct parse_handler h = {.sample = count_sample};
 	const char *pkt = "_e{1,1}:a|b\n_sc|a|0\nbad\n\n";
 	struct parse_opts o;
 

@@ -556,6 +556,231 @@ static void test_queue_hash_lengths(void)
 	}
 }
 
+/* ---- the parser's queue = the parser's callbacks ---- */
+
+/* A shard fed by parse_packet as intake feeds it (common lines queued by
+ * the parser, their names unchecked; other samples queued by the sample
+ * callback, copied when their key is in scratch; lines the shard gives
+ * back parsed again with parse_line into shard_record), or without the
+ * queue, every sample recorded at once by the callback. */
+struct feed_ctx {
+	struct shard *sh;
+	const char *pkt; /* the packet being parsed */
+	size_t pkt_len;
+	struct parse_opts o;
+	struct parse_scratch scr, fb_scr;
+	size_t bad, events, fallbacks;
+};
+
+static void fc_record(void *ctx, const struct sample *s)
+{
+	struct feed_ctx *fc = ctx;
+	shard_record(fc->sh, s);
+}
+
+static void fc_queue(void *ctx, const struct sample *s)
+{
+	struct feed_ctx *fc = ctx;
+	if ((uintptr_t)s->key - (uintptr_t)fc->pkt < fc->pkt_len)
+		shard_queue(fc->sh, s);
+	else
+		shard_queue_copy(fc->sh, s);
+}
+
+static void fc_event(void *ctx, const struct parse_event *e)
+{
+	struct feed_ctx *fc = ctx;
+	fc->events++;
+	shard_add_event(fc->sh, e);
+}
+
+static void fc_check(void *ctx, const struct parse_check *c)
+{
+	struct feed_ctx *fc = ctx;
+	fc->events++;
+	shard_add_check(fc->sh, c);
+}
+
+static void fc_bad(void *ctx, const char *line, size_t len, const char *reason)
+{
+	struct feed_ctx *fc = ctx;
+	fc->bad++;
+}
+
+static void fc_full(void *ctx)
+{
+	struct feed_ctx *fc = ctx;
+	shard_commit(fc->sh);
+}
+
+static const struct parse_handler record_handler = {
+    .sample = fc_record, .event = fc_event, .check = fc_check, .bad = fc_bad};
+
+static void fc_fallback(void *ctx, const char *line, size_t len)
+{
+	struct feed_ctx *fc = ctx;
+	fc->fallbacks++;
+	parse_line(line, len, &fc->o, &fc->fb_scr, &record_handler, fc);
+}
+
+/* Lines of every kind: plain names; names to sanitise (so the parser
+ * queues them unchecked and the shard gives them back), one of them the
+ * sanitised form of another; names that are the keys of tagged series or
+ * hold a line's syntax; values the one-pass path reads and others; fields;
+ * sets, events, checks, bad lines. */
+static const char *const vocab[] = {
+    "app.req.%u:1|c",
+    "app.req.%u:17|c",
+    "app.lat.%u:0.25|ms",
+    "app.lat.%u:12|h",
+    "app.g.%u:5|g",
+    "app.g.%u:+2|g",
+    "app.g.%u:-1|g",
+    "app.d.%u:3|d",
+    "a b%u:1|c",
+    "a_b%u:2|c",
+    "a/b%u:4|c",
+    "a-b%u:8|c",
+    "x\ty%u:1|ms",
+    "x!y%u:3|g",
+    "Caf\xc3\xa9%u:1|c",
+    "tag%u;env=prod:1|c",
+    "tag%u:1|c|#env:prod",
+    "tag%u;env=prod:2|g",
+    "_sc|chk%u|0|m:1|c",
+    "_e{2,2}:ab|c%u",
+    "app.req.%u:1|c|@0.5",
+    "app.req.%u:2|c|#a:b",
+    "set%u:m|s",
+    "app.req.%u:1:2:3|c",
+    "bad%u",
+    "app.req.%u:x|c",
+    "a b%u:q|c",
+    "app.lat.%u:-4|ms",
+    "app.req.%u:1|c\r",
+    ":%u|c",
+    "app.req.%u:1|zz",
+    "a b%u:1|c|#k:v",
+};
+
+/* Writes fmt with its "%u" replaced by n; returns the length. */
+static size_t put_line(char *out, const char *fmt, unsigned n)
+{
+	const char *u = strstr(fmt, "%u");
+	size_t a = (size_t)(u - fmt);
+	memcpy(out, fmt, a);
+	int d = snprintf(out + a, 12, "%u", n);
+	size_t b = strlen(u + 2);
+	memcpy(out + a + (size_t)d, u + 2, b);
+	return a + (size_t)d + b;
+}
+
+static void test_parser_queue(void)
+{
+	static const struct {
+		uint64_t seed;
+		unsigned names;    /* %u in a vocabulary line: 0 .. names-1 */
+		size_t max_series; /* per kind */
+		size_t packets;
+	} cases[] = {
+	    {11, 20, 100000, 400},   /* few series: most lines hit */
+	    {12, 3000, 100000, 400}, /* many new series */
+	    {13, 200, 60, 400},      /* the series limit */
+	};
+	static struct feed_ctx fa, fb;
+	char pkt[4096], copy[4096];
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		rng_state = 0x9e3779b97f4a7c15ULL * cases[c].seed;
+		memset(&fa, 0, sizeof(fa));
+		memset(&fb, 0, sizeof(fb));
+		parse_opts_default(&fa.o);
+		parse_opts_default(&fb.o);
+		fa.sh = shard_new(cases[c].max_series);
+		fb.sh = shard_new(cases[c].max_series);
+		shard_set_fallback(fb.sh, fc_fallback, &fb);
+		const struct parse_handler queue_handler = {.sample = fc_queue,
+		                                            .event = fc_event,
+		                                            .check = fc_check,
+		                                            .bad = fc_bad,
+		                                            .queue = shard_sample_queue(fb.sh),
+		                                            .commit = fc_full};
+		size_t lines_a = 0, lines_b = 0;
+		for (size_t k = 0; k < cases[c].packets; k++) {
+			size_t len = 0, nlines = 1 + rng() % 90;
+			for (size_t l = 0; l < nlines && len < sizeof(pkt) - 80; l++) {
+				const char *fmt = vocab[rng() % (sizeof(vocab) / sizeof(vocab[0]))];
+				len += put_line(pkt + len, fmt, (unsigned)(rng() % cases[c].names));
+				if (l + 1 < nlines || rng() % 2)
+					pkt[len++] = '\n';
+			}
+			memcpy(copy, pkt, len);
+			fa.pkt = pkt;
+			fa.pkt_len = len;
+			lines_a += parse_packet(pkt, len, &fa.o, &fa.scr, &record_handler, &fa);
+			fb.pkt = copy;
+			fb.pkt_len = len;
+			lines_b += parse_packet(copy, len, &fb.o, &fb.scr, &queue_handler, &fb);
+			/* commits at the end of the packet as intake does at the end of
+			 * a batch; the buffer is then rewritten */
+			if (rng() % 3 == 0) {
+				shard_commit(fb.sh);
+				memset(copy, '#', sizeof(copy));
+			} else {
+				shard_commit(fb.sh);
+			}
+		}
+		CU_ASSERT_EQUAL(lines_a, lines_b);
+		CU_ASSERT_TRUE(same_shards(fa.sh, fb.sh));
+		CU_ASSERT_EQUAL(fa.bad, fb.bad);
+		CU_ASSERT_EQUAL(fa.events, fb.events);
+		CU_ASSERT_TRUE(fa.bad > 0 && fa.events > 0);
+		CU_ASSERT_TRUE(fb.fallbacks > 0);
+		if (cases[c].max_series < cases[c].names)
+			CU_ASSERT_TRUE(shard_stats(fa.sh)->series_dropped > 0);
+		shard_free(fa.sh);
+		shard_free(fb.sh);
+	}
+}
+
+/* An unchecked name that is the key of a series that is not plain (tags)
+ * is not that series: "t;env=prod:1|c" (a name with ';', sanitising keeps
+ * it) after "t:5|c|#env:prod" (the tagged series t;env=prod) is what the
+ * general path makes of it, not 1 more on the tagged series. And a name to
+ * sanitise queued before and after its series exists. */
+static void test_parser_queue_tagged_key(void)
+{
+	static struct feed_ctx fa, fb;
+	char pkt[] = "t:5|c|#env:prod\nt;env=prod:1|c\na b:1|c\na_b:2|c\na b:4|c\n";
+	size_t len = sizeof(pkt) - 1;
+	parse_opts_default(&fa.o);
+	parse_opts_default(&fb.o);
+	fa.sh = shard_new(100);
+	fb.sh = shard_new(100);
+	shard_set_fallback(fb.sh, fc_fallback, &fb);
+	const struct parse_handler queue_handler = {.sample = fc_queue,
+	                                            .event = fc_event,
+	                                            .check = fc_check,
+	                                            .bad = fc_bad,
+	                                            .queue = shard_sample_queue(fb.sh),
+	                                            .commit = fc_full};
+	fa.pkt = fb.pkt = pkt;
+	fa.pkt_len = fb.pkt_len = len;
+	parse_packet(pkt, len, &fa.o, &fa.scr, &record_handler, &fa);
+	parse_packet(pkt, len, &fb.o, &fb.scr, &queue_handler, &fb);
+	shard_commit(fb.sh);
+	CU_ASSERT_TRUE(same_shards(fa.sh, fb.sh));
+	CU_ASSERT_EQUAL(fb.fallbacks, 3); /* t;env=prod and both "a b" */
+	size_t pos = 0;
+	struct shard_entry *e;
+	double a_b = 0;
+	while ((e = shard_next(fb.sh, SHARD_COUNTERS, &pos)) != NULL)
+		if (e->key_len == 3 && memcmp(e->key, "a_b", 3) == 0)
+			a_b = e->value;
+	CU_ASSERT_DOUBLE_EQUAL(a_b, 7, 0);
+	shard_free(fa.sh);
+	shard_free(fb.sh);
+}
+
 int main(void)
 {
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -572,6 +797,8 @@ int main(void)
 	CU_add_test(s, "queued and committed = recorded one by one", test_queue_equals_record);
 	CU_add_test(s, "one series whatever the key length and the way in",
 	            test_queue_hash_lengths);
+	CU_add_test(s, "the parser's queue = its callbacks", test_parser_queue);
+	CU_add_test(s, "an unchecked name is not a tagged series", test_parser_queue_tagged_key);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned failed = CU_get_number_of_failures();
