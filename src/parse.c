@@ -615,14 +615,24 @@ static inline size_t name_span(const char *p, const char *end)
 {
 	const char *q = p;
 #ifdef __SSE2__
+#define STOPS(c)                                                                                   \
+	(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8((c), _mm_set1_epi8(':')),          \
+	                                         _mm_cmpeq_epi8((c), _mm_set1_epi8('\n'))))
+	/* Most names are shorter than 32 bytes: 32 at once, no loop. */
+	if (end - q >= 32) {
+		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q)) |
+		             STOPS(_mm_loadu_si128((const __m128i *)(const void *)(q + 16))) << 16;
+		if (m != 0)
+			return (size_t)__builtin_ctz(m);
+		q += 32;
+	}
 	while (end - q >= 16) {
-		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)q);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		    _mm_cmpeq_epi8(c, _mm_set1_epi8(':')), _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q));
 		if (m != 0)
 			return (size_t)(q - p) + (size_t)__builtin_ctz(m);
 		q += 16;
 	}
+#undef STOPS
 #endif
 	while (q < end && *q != ':' && *q != '\n')
 		q++;
@@ -694,11 +704,20 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 	return d == end ? end : d + 1;
 }
 
-/* A 32-bit word loaded from the packet, as little-endian. */
+/* 32- and 64-bit words loaded from the packet, as little-endian. */
 static inline uint32_t le32(uint32_t w)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	return __builtin_bswap32(w);
+#else
+	return w;
+#endif
+}
+
+static inline uint64_t le64(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(w);
 #else
 	return w;
 #endif
@@ -726,6 +745,29 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	size_t digits, frac = 0;
 	const char *d0 = ++v;
 	unsigned d;
+	double value;
+	/* 1 to 7 digits then '|' (most values), 8 bytes at once: the first
+	 * byte that is not a digit is the lowest with its top bit set in
+	 * (x + 0x76) | x, where x is a byte ^ '0' (a carry only comes out of a
+	 * byte that is not a digit, into the bytes after it); the digits,
+	 * shifted so that zeros lead, are summed in pairs, fours, eights. */
+	if (end - v >= 8) {
+		uint64_t x;
+		memcpy(&x, v, 8);
+		x = le64(x) ^ 0x3030303030303030ULL;
+		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+		size_t n = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
+		if (n != 0 && v[n] == '|') {
+			x <<= 64 - 8 * n;
+			x = x * 10 + (x >> 8);
+			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
+			     ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
+			    32;
+			v += n;
+			value = (double)(int64_t)x;
+			goto type;
+		}
+	}
 	while (v < end && (d = (unsigned)(unsigned char)*v - '0') < 10) {
 		mant = mant * 10 + d;
 		v++;
@@ -743,7 +785,8 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	if (digits - 1 >= 15 || end - v < 2 || *v != '|')
 		return NULL;
 	/* Below 10^15: exact as a signed integer, which converts in one step. */
-	double value = (double)(int64_t)mant / pow10[frac];
+	value = (double)(int64_t)mant / pow10[frac];
+type:;
 	struct sample s;
 	const char *next, *lend; /* the next line, the end of this one */
 	/* "|c\n" "|g\n" "|ms\n" "|h\n" "|d\n": one load and a compare or two. */

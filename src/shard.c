@@ -67,6 +67,7 @@ static inline uint64_t shard_hash(const char *key, size_t len)
 
 struct shard {
 	struct htab *tab[SHARD_KIND_COUNT];
+	struct htab *by_type[METRIC_TYPE_COUNT]; /* tab[kind_of[type]] */
 	/* entries in first-seen order, so the registry keeps the wire's order */
 	struct shard_entry **order[SHARD_KIND_COUNT];
 	size_t norder[SHARD_KIND_COUNT], cap[SHARD_KIND_COUNT];
@@ -84,11 +85,25 @@ struct shard {
 	char keys[SHARD_QUEUE_KEYS];
 };
 
+/* The table of each wire type (ms, h and d are timers). */
+static const unsigned char kind_of[METRIC_TYPE_COUNT] = {
+    [METRIC_COUNTER] = SHARD_COUNTERS, [METRIC_GAUGE] = SHARD_GAUGES,
+    [METRIC_SET] = SHARD_SETS,         [METRIC_TIMER] = SHARD_TIMERS,
+    [METRIC_HISTOGRAM] = SHARD_TIMERS, [METRIC_DISTRIBUTION] = SHARD_TIMERS,
+};
+
+static void set_by_type(struct shard *s)
+{
+	for (int t = 0; t < METRIC_TYPE_COUNT; t++)
+		s->by_type[t] = s->tab[kind_of[t]];
+}
+
 struct shard *shard_new(size_t max_series)
 {
 	struct shard *s = xcalloc(1, sizeof(*s));
 	for (int k = 0; k < SHARD_KIND_COUNT; k++)
 		s->tab[k] = htab_new(64);
+	set_by_type(s);
 	s->max_series = max_series;
 	return s;
 }
@@ -112,13 +127,6 @@ void shard_free(struct shard *s)
 	buf_free(&s->events);
 	free(s);
 }
-
-/* The table of each wire type (ms, h and d are timers). */
-static const unsigned char kind_of[METRIC_TYPE_COUNT] = {
-    [METRIC_COUNTER] = SHARD_COUNTERS, [METRIC_GAUGE] = SHARD_GAUGES,
-    [METRIC_SET] = SHARD_SETS,         [METRIC_TIMER] = SHARD_TIMERS,
-    [METRIC_HISTOGRAM] = SHARD_TIMERS, [METRIC_DISTRIBUTION] = SHARD_TIMERS,
-};
 
 static void add_member(struct shard_entry *e, const char *m, size_t len)
 {
@@ -204,6 +212,19 @@ static inline void update(struct shard_entry *e, enum shard_kind k, enum metric_
 		e->values[e->nvalues++] = value;
 		e->count += weight;
 		break;
+	}
+}
+
+/* update by wire type: the same, for shard_commit. */
+static inline void record(struct shard_entry *e, unsigned char type, double value, double weight,
+                          bool gauge_delta)
+{
+	if (type == METRIC_COUNTER) {
+		e->type = METRIC_COUNTER;
+		e->value += value * weight;
+	} else {
+		update(e, type == METRIC_GAUGE ? SHARD_GAUGES : SHARD_TIMERS,
+		       (enum metric_type)type, value, weight, gauge_delta);
 	}
 }
 
@@ -310,19 +331,17 @@ void shard_commit(struct shard *s)
 		uint64_t h = __builtin_expect(len - 8 <= 24, 1) ? hash_8_32(key, len)
 		                                                : shard_hash(v[i].key, len);
 		s->qhash[i] = h;
-		htab_prefetch(s->tab[kind_of[v[i].type]], h);
+		htab_prefetch(s->by_type[v[i].type], h);
 	}
 	/* Pass 2: the candidate entry of every sample; start loading the line
-	 * recording writes (value, type, key), and for timers the first line
-	 * (samples, count) too. */
+	 * recording writes (value, type, key), and the first line (timer
+	 * samples and count). */
 	for (size_t i = 0; i < n; i++) {
-		unsigned char k = kind_of[v[i].type];
-		struct shard_entry *e = htab_peek(s->tab[k], v[i].key_len, s->qhash[i]);
+		struct shard_entry *e = htab_peek(s->by_type[v[i].type], v[i].key_len, s->qhash[i]);
 		s->qentry[i] = e;
 		if (e != NULL) {
 			__builtin_prefetch(&e->value, 1);
-			if (k == SHARD_TIMERS)
-				__builtin_prefetch(e, 1);
+			__builtin_prefetch(e, 1);
 		}
 	}
 	/* Pass 3: record in order. A candidate whose key differs, or none
@@ -331,16 +350,15 @@ void shard_commit(struct shard *s)
 	 * of a plain name only: it is that name. */
 	for (size_t i = 0; i < n; i++) {
 		const struct qsample *q = &v[i];
-		enum shard_kind k = kind_of[q->type];
 		struct shard_entry *e = s->qentry[i];
 		if (e == NULL || !htab_key_eq(e->key, q->key, q->key_len))
-			e = htab_get(s->tab[k], q->key, q->key_len, s->qhash[i]);
+			e = htab_get(s->by_type[q->type], q->key, q->key_len, s->qhash[i]);
 		if (__builtin_expect(e == NULL || (q->line_len != 0 && !e->plain), 0)) {
-			e = miss(s, k, q, s->qhash[i], e);
+			e = miss(s, kind_of[q->type], q, s->qhash[i], e);
 			if (e == NULL)
 				continue;
 		}
-		update(e, k, q->type, q->value, q->weight, q->gauge_delta);
+		record(e, q->type, q->value, q->weight, q->gauge_delta);
 	}
 }
 
@@ -428,6 +446,7 @@ void shard_clear(struct shard *s)
 		s->tab[k] = htab_new(cap < 64 ? 64 : cap);
 		s->norder[k] = 0;
 	}
+	set_by_type(s);
 	memset(&s->stats, 0, sizeof(s->stats));
 	buf_reset(&s->events);
 	s->nevents = 0;
