@@ -1,8 +1,9 @@
 /* fuzz_parse: libFuzzer harness for the line parser. Feeds every input to
- * parse_packet under three option sets and aborts as soon as a callback sees
- * a broken invariant (key and name lengths, finite values and weights,
- * pointers that stay inside the input or the scratch). It checks nothing
- * about meaning: tests/unit/test_parse does. Built by tests/fuzz/run.sh or
+ * parse_packet under three option sets, with and without a queue, and aborts
+ * as soon as a callback sees a broken invariant (key and name lengths, finite
+ * values and weights, pointers that stay inside the input or the scratch) or
+ * the queue changes the count of samples or bad lines. It checks nothing
+ * else about meaning: tests/unit/test_parse does. Built by tests/fuzz/run.sh or
  * ./configure CC=clang --enable-fuzzers; never part of make check. */
 #include <math.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@ struct run {
 	const char *in;
 	size_t len;
 	size_t delivered, bad;
+	const struct parse_opts *o;
 };
 
 static void must(bool ok)
@@ -130,6 +132,46 @@ static const struct parse_handler handler = {.sample = on_sample,
                                              .bad = on_bad,
                                              .invalid_rate = on_invalid_rate};
 
+/* parse_packet with a queue (parse.h): the common lines are queued, their
+ * names unchecked; at the commit every queued sample is checked and
+ * counted, and a line whose name is not plain is parsed again with
+ * parse_line, as intake's fallback does. Samples that come through the
+ * callback are counted at once (order does not matter to a count). */
+static struct sample_queue queue;
+
+static void queue_commit(void *ctx)
+{
+	struct run *r = ctx;
+	size_t n = queue.n;
+
+	queue.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct qsample *q = &queue.v[i];
+		must(q->type < METRIC_TYPE_COUNT && q->type != METRIC_SET);
+		must(isfinite(q->value) && q->weight > 0 && isfinite(q->weight));
+		must(q->key_len > 0 && q->key_len < PARSE_KEY_MAX &&
+		     in_input(r, q->key, q->key_len));
+		if (q->line_len > 0) {
+			must(in_input(r, q->key, q->line_len));
+			must(q->key_len < q->line_len && q->key[q->key_len] == ':');
+			must(memchr(q->key, '\n', q->line_len) == NULL);
+			if (!parse_name_plain(q->key, q->key_len)) {
+				parse_line(q->key, q->line_len, r->o, &scratch, &handler, r);
+				continue;
+			}
+		}
+		r->delivered++;
+	}
+}
+
+static const struct parse_handler queue_handler = {.sample = on_sample,
+                                                   .event = on_event,
+                                                   .check = on_check,
+                                                   .bad = on_bad,
+                                                   .invalid_rate = on_invalid_rate,
+                                                   .queue = &queue,
+                                                   .commit = queue_commit};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct parse_opts opts[3];
@@ -152,13 +194,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts[2].max_tags = 100000;
 
 	for (int k = 0; k < 3; k++) {
-		struct run r = {in, size, 0, 0};
+		struct run r = {in, size, 0, 0, &opts[k]};
 		size_t lines = parse_packet(in, size, &opts[k], &scratch, &handler, &r);
 		must(lines <= newlines + 1);
 		/* a non-empty line delivers something or is reported bad */
 		must(r.delivered + r.bad >= lines);
+		/* with a queue: the same lines, samples and bad lines */
+		struct run rq = {in, size, 0, 0, &opts[k]};
+		must(parse_packet(in, size, &opts[k], &scratch, &queue_handler, &rq) == lines);
+		queue_commit(&rq);
+		must(rq.delivered == r.delivered && rq.bad == r.bad);
 		if (newlines == 0) {
-			struct run r1 = {in, size, 0, 0};
+			struct run r1 = {in, size, 0, 0, &opts[k]};
 			int ret = parse_line(in, size, &opts[k], &scratch, &handler, &r1);
 			must(r1.delivered == r.delivered && r1.bad == r.bad);
 			must(ret == (r1.delivered > 0 ? (int)r1.delivered : r1.bad > 0 ? -1 : 0));
