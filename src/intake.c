@@ -6,8 +6,11 @@
  * sockets are drained a worker may sleep a little before reading again
  * (server.read_wait, bounded by pace.c), so that under load one wake-up
  * reads many datagrams. Every line goes to
- * parse_packet/parse_line and into the worker's shard, queued (shard_queue)
- * and committed at the end of each recvmmsg batch or stream line. The shard swap is an
+ * parse_packet/parse_line and into the worker's shard, queued (the parser
+ * appends common lines to the shard's queue itself, shard_queue takes the
+ * rest) and committed at the end of each recvmmsg batch or stream line; a
+ * queued line whose name the shard cannot take as it is comes back through
+ * on_fallback during the commit. The shard swap is an
  * event the main thread activates; the worker swaps between batches and
  * activates the main loop's "swapped" event. Nothing here formats output. */
 #include "intake.h"

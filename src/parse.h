@@ -1,8 +1,10 @@
 /* parse: the StatsD/DogStatsD line parser. Domain layer: pure, no I/O, no
  * allocation. It walks a packet, splits it into lines and hands every
- * sample, event and service check to the caller's callbacks. All pointers
- * it passes are borrowed until the callback returns: they point into the
- * caller's packet or into the caller-owned struct parse_scratch. */
+ * sample, event and service check to the caller's callbacks (or, for the
+ * common lines, appends the sample to the caller's queue: see
+ * parse_handler.queue). All pointers it passes are borrowed until the
+ * callback returns: they point into the caller's packet or into the
+ * caller-owned struct parse_scratch. */
 #ifndef TALLYD_PARSE_H
 #define TALLYD_PARSE_H
 

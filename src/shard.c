@@ -1,9 +1,11 @@
-/* shard: per-worker interval aggregation. shard_queue/shard_commit (and
- * shard_record) are on the per-line hot path: one hash, one probe, an
- * in-place update, with a batch's slots and entries prefetched; memory is
- * allocated only when a series (or set member, or timer sample block) is
- * first seen in the interval. It does not know about Graphite, windows or
- * other workers: the registry merges shards at the flush tick. */
+/* shard: per-worker interval aggregation. The queue (filled by the parser
+ * and shard_queue), shard_commit and shard_record are on the per-line hot
+ * path: one hash, one probe, an in-place update, with a batch's slots and
+ * entries prefetched; a name the parser did not check is checked here, once,
+ * when its series is made. Memory is allocated only when a series (or set
+ * member, or timer sample block) is first seen in the interval. It does not
+ * know about Graphite, windows or other workers: the registry merges shards
+ * at the flush tick. */
 #include "shard.h"
 
 #include <stdio.h>
