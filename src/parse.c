@@ -757,7 +757,7 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 		x = le64(x) ^ 0x3030303030303030ULL;
 		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
 		size_t n = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
-		if (n != 0 && v[n] == '|') {
+		if (n != 0 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
 			x <<= 64 - 8 * n;
 			x = x * 10 + (x >> 8);
 			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +

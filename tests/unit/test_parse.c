@@ -1836,6 +1836,59 @@ static void packet_vs_line(const char *line, size_t n, const struct parse_opts *
 	rec_reset(&got, NULL, 0);
 }
 
+/* A packet that ends inside a line's type: the parser must not read past
+ * its end (found by fuzz_parse: "mp.s:7657633|" at the end of a packet
+ * made the 8-byte digit reader look at the byte after it). Each line is
+ * parsed from a heap block of exactly its size (ASan sees a read past it)
+ * and from a buffer where the next byte would complete the line ('c', "s\n"):
+ * both must give what parse_line gives for the line as it is. */
+static void test_packet_end(void)
+{
+	static const char *const lines[] = {
+	    "mp.s:7657633|",
+	    "a:1|",
+	    "a:1234567|",
+	    "a:12345678|",
+	    "a:1|m",
+	    "a:123|m",
+	    "a:1.5|",
+	    "a:7|",
+	    "app.metric.n1234:1|",
+	    "app.metric.n1234:1234567|",
+	    "app.metric.n1234:12|m",
+	};
+	static struct recorder want, got;
+	for (size_t i = 0; i < NELEMS(lines); i++) {
+		size_t n = strlen(lines[i]);
+		/* how % 3: 0 an exact block, 1 's' after, 2 'c' after;
+		 * how >= 3: with a queue */
+		for (int how = 0; how < 6; how++) {
+			char *buf = malloc(n + 2);
+			memcpy(buf, lines[i], n);
+			buf[n] = how % 3 == 1 ? 's' : 'c';
+			buf[n + 1] = '\n';
+			char *exact = how % 3 == 0 ? realloc(buf, n) : buf;
+			struct parse_opts o;
+			parse_opts_default(&o);
+			rec_reset(&want, exact, n);
+			parse_line(exact, n, &o, &scratch, &handler, &want);
+			rec_reset(&got, exact, n);
+			if (how >= 3) {
+				tq_opts = &o;
+				parse_packet(exact, n, &o, &scratch, &queue_handler, &got);
+				tq_commit(&got);
+			} else {
+				parse_packet(exact, n, &o, &scratch, &handler, &got);
+			}
+			failed(same_recs(&want, &got), lines[i], "way %d: %zu recs, want %zu", how,
+			       got.n, want.n);
+			free(exact);
+		}
+	}
+	rec_reset(&want, NULL, 0);
+	rec_reset(&got, NULL, 0);
+}
+
 static void test_common_line_path(void)
 {
 	static const char *const lines[] = {
@@ -2003,6 +2056,7 @@ int main(void)
 	    {"zero copy", test_zero_copy},
 	    {"null callbacks", test_null_callbacks},
 	    {"one-pass common lines = general path", test_common_line_path},
+	    {"a packet that ends inside a line", test_packet_end},
 	    {"defaults", test_defaults},
 	};
 
