@@ -108,6 +108,14 @@ static inline void htab_prefetch(const struct htab *h, uint64_t hash)
 	__builtin_prefetch(&h->slots[hash & h->mask]);
 }
 
+/* The slot where hash's probe begins (what htab_prefetch loads), and
+ * htab_peek from it: a caller that keeps the slot from its prefetch does
+ * not compute it again. Valid until the next htab_put or htab_del. */
+static inline const struct htab_slot *htab_first_slot(const struct htab *h, uint64_t hash)
+{
+	return &h->slots[hash & h->mask];
+}
+
 static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
 {
 	for (size_t i = hash & h->mask;; i = (i + 1) & h->mask) {
@@ -117,6 +125,14 @@ static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
 		if (s->hash == 0)
 			return NULL;
 	}
+}
+
+static inline void *htab_peek_at(const struct htab *h, const struct htab_slot *first, size_t len,
+                                 uint64_t hash)
+{
+	if (first->hash == hash && first->len == len)
+		return first->val;
+	return first->hash == 0 ? NULL : htab_peek(h, len, hash);
 }
 
 /* Iteration: start with *pos = 0; returns the next value or NULL at the end.

@@ -46,7 +46,9 @@ struct sample {
  * borrowed until the queue is committed. */
 struct qsample {
 	const char *key;
-	uint32_t key_len, name_len; /* keys are shorter than 4 GiB (parse.h) */
+	/* keys are shorter than 4 GiB (parse.h); name_len is not set (it is
+	 * key_len) when line_len > 0 */
+	uint32_t key_len, name_len;
 	double value, weight;
 	unsigned char type; /* enum metric_type */
 	bool gauge_delta;

@@ -862,7 +862,7 @@ deliver:
 			h->commit(ctx);
 		struct qsample *r = &queue->v[queue->n++];
 		r->key = p;
-		r->key_len = r->name_len = (uint32_t)nlen;
+		r->key_len = (uint32_t)nlen;
 		r->value = value;
 		r->weight = 1;
 		r->type = (unsigned char)s.type;
@@ -891,12 +891,11 @@ deliver:
  * form to the queue (as common_line would) and stops at the first line of
  * another form; *pp becomes where it stopped. Returns the lines taken. Its
  * own function, so that what it keeps (the queue's count among them) stays
- * in registers. */
-static __attribute__((noinline)) size_t queue_lines(const char **pp, const char *end,
-                                                    size_t max_name, const struct parse_opts *o,
-                                                    struct parse_scratch *scr,
-                                                    struct sample_queue *q,
-                                                    const struct parse_handler *h, void *ctx)
+ * in registers. The caller takes it only when server.max_name is at least
+ * 31 (it checks no name length). */
+static __attribute__((noinline)) size_t
+queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct parse_scratch *scr,
+            struct sample_queue *q, const struct parse_handler *h, void *ctx)
 {
 	const char *p = *pp;
 	size_t n = q->n, lines = 0;
@@ -919,7 +918,7 @@ static __attribute__((noinline)) size_t queue_lines(const char **pp, const char 
 			break;
 		size_t nlen = (size_t)__builtin_ctz(m);
 		const char *v = p + nlen + 1;
-		if (v[-1] != ':' || nlen - 1 >= max_name || end - v < 12)
+		if (v[-1] != ':' || nlen == 0 || end - v < 12)
 			break;
 		/* The digits, as common_line reads them (8 bytes at once). */
 		uint64_t x;
@@ -993,7 +992,7 @@ static __attribute__((noinline)) size_t queue_lines(const char **pp, const char 
 		}
 		struct qsample *r = &q->v[n++];
 		r->key = p;
-		r->key_len = r->name_len = (uint32_t)nlen;
+		r->key_len = (uint32_t)nlen;
 		r->value = (double)(int64_t)x;
 		r->weight = 1;
 		r->type = (unsigned char)type;
@@ -1021,8 +1020,9 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 
 	while (p < end) {
 #ifdef __SSE2__
-		if (common && queue != NULL) {
-			lines += queue_lines(&p, end, max_name, o, scr, queue, h, ctx);
+		/* queue_lines takes names of up to 31 bytes without a length check */
+		if (common && queue != NULL && max_name >= 31) {
+			lines += queue_lines(&p, end, o, scr, queue, h, ctx);
 			if (p == end)
 				break;
 		}

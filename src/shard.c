@@ -78,8 +78,10 @@ struct shard {
 	struct buf events; /* event and check records (shard.h) */
 	size_t nevents;
 	struct sample_queue q;
-	/* shard_commit's: each queued sample's hash, and its candidate entry */
+	/* shard_commit's: each queued sample's hash, first slot and candidate
+	 * entry */
 	uint64_t qhash[SAMPLE_QUEUE_MAX];
+	const struct htab_slot *qslot[SAMPLE_QUEUE_MAX];
 	struct shard_entry *qentry[SAMPLE_QUEUE_MAX];
 	size_t keys_used; /* of keys, by shard_queue_copy since the last commit */
 	shard_fallback_fn fallback;
@@ -170,7 +172,7 @@ static struct shard_entry *add(struct shard *s, enum shard_kind k, const char *k
 	memcpy(e->key, key, len);
 	e->key_len = len;
 	e->name_len = name_len;
-	e->plain = name_len == len && parse_name_plain(key, len);
+	e->not_plain = name_len == len && parse_name_plain(key, len) ? 0 : 0xffff;
 	htab_put(s->tab[k], e->key, e->key_len, h, e);
 	if (s->norder[k] == s->cap[k]) {
 		s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 64;
@@ -222,7 +224,7 @@ static inline void record(struct shard_entry *e, unsigned char type, double valu
                           bool gauge_delta)
 {
 	if (type == METRIC_COUNTER) {
-		e->type = METRIC_COUNTER;
+		/* e->type is METRIC_COUNTER (0) since the entry was made */
 		e->value += value * weight;
 	} else {
 		update(e, type == METRIC_GAUGE ? SHARD_GAUGES : SHARD_TIMERS,
@@ -332,14 +334,17 @@ void shard_commit(struct shard *s)
 		const unsigned char *key = (const unsigned char *)v[i].key;
 		uint64_t h = __builtin_expect(len - 8 <= 24, 1) ? hash_8_32(key, len)
 		                                                : shard_hash(v[i].key, len);
+		const struct htab_slot *slot = htab_first_slot(s->by_type[v[i].type], h);
+		__builtin_prefetch(slot);
 		s->qhash[i] = h;
-		htab_prefetch(s->by_type[v[i].type], h);
+		s->qslot[i] = slot;
 	}
 	/* Pass 2: the candidate entry of every sample; start loading the line
 	 * recording writes (value, type, key), and the first line (timer
 	 * samples and count). */
 	for (size_t i = 0; i < n; i++) {
-		struct shard_entry *e = htab_peek(s->by_type[v[i].type], v[i].key_len, s->qhash[i]);
+		struct shard_entry *e =
+		    htab_peek_at(s->by_type[v[i].type], s->qslot[i], v[i].key_len, s->qhash[i]);
 		s->qentry[i] = e;
 		if (e != NULL) {
 			__builtin_prefetch(&e->value, 1);
@@ -355,7 +360,7 @@ void shard_commit(struct shard *s)
 		struct shard_entry *e = s->qentry[i];
 		if (e == NULL || !htab_key_eq(e->key, q->key, q->key_len))
 			e = htab_get(s->by_type[q->type], q->key, q->key_len, s->qhash[i]);
-		if (__builtin_expect(e == NULL || (q->line_len != 0 && !e->plain), 0)) {
+		if (__builtin_expect(e == NULL || (q->line_len & e->not_plain) != 0, 0)) {
 			e = miss(s, kind_of[q->type], q, s->qhash[i], e);
 			if (e == NULL)
 				continue;

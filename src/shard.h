@@ -28,9 +28,12 @@ struct shard_entry {
 	double count;   /* timer: sum of weights */
 	double *values; /* timer samples */
 	size_t nvalues, cap;
-	struct htab *members;  /* set members (owned strings) */
-	bool gauge_abs;        /* gauge: an absolute value was set this interval */
-	bool plain;            /* no tags, a name parse_name_plain takes as it is */
+	struct htab *members; /* set members (owned strings) */
+	bool gauge_abs;       /* gauge: an absolute value was set this interval */
+	/* 0 when the key is a name parse_name_plain takes as it is (no tags),
+	 * else 0xffff: a mask for qsample.line_len, so that one AND tells
+	 * whether an unchecked name may use the entry */
+	uint16_t not_plain;
 	double value;          /* counter sum; gauge: absolute value (+ deltas) or delta sum */
 	enum metric_type type; /* last wire type seen (ms, h or d for timers) */
 	char key[];
