@@ -28,7 +28,7 @@ static inline uint64_t hash_final(uint64_t a, uint64_t b, uint64_t h)
 	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
 }
 
-/* shard_hash of a key of 8 to 32 bytes: no loop, so shard_queue takes it
+/* shard_hash of a key of 8 to 32 bytes: no loop, so shard_commit takes it
  * inline for the common key. */
 static inline uint64_t hash_8_32(const unsigned char *p, size_t len)
 {

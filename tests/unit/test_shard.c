@@ -512,8 +512,8 @@ static void test_queue_equals_record(void)
 	}
 }
 
-/* shard_queue hashes keys of 8 to 32 bytes inline and others out of line;
- * shard_record and shard_queue_copy take shard_hash: for every key length
+/* shard_commit hashes queued keys of 8 to 32 bytes inline and others out
+ * of line; shard_record takes shard_hash: for every key length
  * around those bounds, a key recorded, queued and copied in either order
  * is one series whose value is the sum. */
 static void test_queue_hash_lengths(void)
