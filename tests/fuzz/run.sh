@@ -22,7 +22,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tallyd-fuzz.XXXXXX")
 "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$top/src" "$top/src/parse.c" "$top/src/tags.c" "$top/src/num.c" "$top/src/metric.c" \
+	-I"$top/src" "$top/src/parse.c" "$top/src/parse_fast.c" "$top/src/tags.c" "$top/src/num.c" "$top/src/metric.c" \
 	"$here/fuzz_parse.c" -lm -o "$work/fuzz_parse"
 
 mkdir "$work/corpus"

@@ -1,0 +1,508 @@
+/* parse_fast: the one-pass paths for the common line ("name:17|c", with or
+ * without fields) and parse_packet, which splits a packet and takes every
+ * line it can through them (queued with the handler's queue, or through
+ * the callbacks), the rest through the general path of parse.c. Same
+ * contract as parse.c: no I/O, no allocation, no state between calls. */
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "parse.h"
+#include "parse_impl.h"
+#include "tags.h"
+
+/* ---- the common line, in one pass ----
+ *
+ *   app.metric.n42:17|c          name (bytes sanitising keeps), value
+ *   app.metric.n42:0.25|ms       (unsigned decimal, <= 15 digits), type, then
+ *   ^^^^^^^^^^^^^^ ^^^^ ^^       '\n', "\r\n", the end of the packet or
+ * |fields (|@0.5|#env:prod,host:a) to the end of the line. Such a line has,
+ * as in the general path, the same key (the name as received, plus the
+ * tags by tags_series_key), the value num_parse_double returns, the same
+ * fields. Every other line (signs, spaces, packed values, sets, events, a
+ * name to sanitise, a bad field) goes to the general path. No copy: one
+ * forward scan, and a memchr for the end of a line with fields. A line
+ * without fields that goes to the handler's queue keeps its name unchecked
+ * (the scan looks for ':' and '\n' only): the queue's consumer checks a
+ * name when it first sees it (parse_name_plain, parse.h). */
+
+/* The length of the run of TAGS_CH_KEEP bytes at p (at most end - p). */
+static inline size_t keep_span(const char *p, const char *end)
+{
+	const char *q = p;
+#ifdef __SSE2__
+	/* 16 bytes at a time: a byte is kept when it is in [-.0-9=A-Z_a-z].
+	 * A range [lo, lo + n) is one add and one signed compare: c + (0x80 -
+	 * lo) wraps the range onto [-128, -128 + n). ORing 0x20 folds A-Z onto
+	 * a-z exactly (no other byte lands in a-z); '-' '.' and the digits are
+	 * [0x2d, 0x39] without '/'. */
+#define RANGE(c, lo, n)                                                                            \
+	_mm_cmplt_epi8(_mm_add_epi8((c), _mm_set1_epi8((char)(0x80 - (lo)))),                      \
+	               _mm_set1_epi8((char)(-128 + (n))))
+	while (end - q >= 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)q);
+		__m128i letter = RANGE(_mm_or_si128(c, _mm_set1_epi8(0x20)), 'a', 26);
+		__m128i digit = _mm_andnot_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('/')),
+		                                 RANGE(c, '-', '9' - '-' + 1));
+		__m128i other = _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('=')),
+		                             _mm_cmpeq_epi8(c, _mm_set1_epi8('_')));
+		__m128i ok = _mm_or_si128(_mm_or_si128(letter, digit), other);
+		unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+		if (bad != 0)
+			return (size_t)(q - p) + (size_t)__builtin_ctz(bad);
+		q += 16;
+	}
+#undef RANGE
+#endif
+	while (q < end && tags_char_class[(unsigned char)*q] == TAGS_CH_KEEP)
+		q++;
+	return (size_t)(q - p);
+}
+
+bool parse_name_plain(const char *name, size_t len)
+{
+	return keep_span(name, name + len) == len;
+}
+
+/* The length of the name at p: the bytes before the first ':' or '\n' (at
+ * most end - p). */
+static inline size_t name_span(const char *p, const char *end)
+{
+	const char *q = p;
+#ifdef __SSE2__
+#define STOPS(c)                                                                                   \
+	(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8((c), _mm_set1_epi8(':')),          \
+	                                         _mm_cmpeq_epi8((c), _mm_set1_epi8('\n'))))
+	/* Most names are shorter than 32 bytes: 32 at once, no loop. */
+	if (end - q >= 32) {
+		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q)) |
+		             STOPS(_mm_loadu_si128((const __m128i *)(const void *)(q + 16))) << 16;
+		if (m != 0)
+			return (size_t)__builtin_ctz(m);
+		q += 32;
+	}
+	while (end - q >= 16) {
+		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q));
+		if (m != 0)
+			return (size_t)(q - p) + (size_t)__builtin_ctz(m);
+		q += 16;
+	}
+#undef STOPS
+#endif
+	while (q < end && *q != ':' && *q != '\n')
+		q++;
+	return (size_t)(q - p);
+}
+
+/* The first '|' or '\n' at or after p, or end. */
+static inline const char *bar_or_newline(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(c, _mm_set1_epi8('|')), _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != '|' && *p != '\n')
+		p++;
+	return p;
+}
+
+/* The rest of a common line after its type: '|' at e, then fields (|@rate,
+ * |#tags, |T...) read as the general path reads them (parse_field), to the
+ * end of the line, found in the same scan as the fields; a bad field or key
+ * is left to the general path, to be reported. Not inline: it holds the
+ * tags builder, which the plain line does without. */
+static __attribute__((noinline)) const char *
+common_fields(const char *p, size_t nlen, const char *e, const char *end,
+              const struct parse_opts *o, struct parse_scratch *scr, const struct parse_handler *h,
+              void *ctx, enum metric_type type, double value)
+{
+	struct parse_fields f = {1, false, 0, NULL, 0};
+	struct sample s;
+	const char *q = e + 1, *d;
+
+	if (!parse_name_plain(p, nlen))
+		return NULL;
+	for (;;) {
+		d = bar_or_newline(q, end);
+		if (d == end || *d == '\n') {
+			/* The last field: a '\r' before the line's end is not in it. */
+			const char *fe = d > q && d[-1] == '\r' ? d - 1 : d;
+			if (parse_field(q, (size_t)(fe - q), &f) != NULL)
+				return NULL;
+			break;
+		}
+		if (parse_field(q, (size_t)(d - q), &f) != NULL)
+			return NULL;
+		q = d + 1;
+	}
+	/* Every byte of the name is kept: without tags the key is the name as
+	 * received. */
+	struct tags_builder tb;
+	if (tags_series_key_plain(&tb, scr, o, p, nlen, f.tags, f.tags_len, &s) != NULL)
+		return NULL;
+	s.type = type;
+	s.value = value;
+	s.weight = f.weight;
+	s.member = NULL;
+	s.member_len = 0;
+	s.gauge_delta = false;
+	s.timestamp = f.timestamp;
+	h->sample(ctx, &s);
+	if (f.bad_rate && h->invalid_rate != NULL)
+		h->invalid_rate(ctx);
+	return d == end ? end : d + 1;
+}
+
+/* 32- and 64-bit words loaded from the packet, as little-endian. */
+static inline uint32_t le32(uint32_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap32(w);
+#else
+	return w;
+#endif
+}
+
+static inline uint64_t le64(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(w);
+#else
+	return w;
+#endif
+}
+
+/* The line at p (not empty) when it has the common form; returns where the
+ * next line starts (end when none), or NULL (nothing delivered) when the
+ * line needs the general path. With a queue (the handler's), a line
+ * without fields is appended to it, its name unchecked. */
+static inline const char *common_line(const char *p, const char *end, size_t max_name,
+                                      const struct parse_opts *o, struct parse_scratch *scr,
+                                      const struct parse_handler *h, void *ctx,
+                                      struct sample_queue *queue)
+{
+	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	size_t nlen = name_span(p, end);
+	const char *v = p + nlen;
+
+	if (nlen - 1 >= max_name || end - v < 4 || *v != ':')
+		return NULL;
+	/* The value, as parse_simple_decimal in num.c reads it: digits, then
+	 * maybe a '.' and more digits. */
+	uint64_t mant = 0;
+	size_t digits, frac = 0;
+	const char *d0 = ++v;
+	unsigned d;
+	double value;
+	/* 1 to 7 digits then '|' (most values), 8 bytes at once: the first
+	 * byte that is not a digit is the lowest with its top bit set in
+	 * (x + 0x76) | x, where x is a byte ^ '0' (a carry only comes out of a
+	 * byte that is not a digit, into the bytes after it); the digits,
+	 * shifted so that zeros lead, are summed in pairs, fours, eights. */
+	if (end - v >= 8) {
+		uint64_t x;
+		memcpy(&x, v, 8);
+		x = le64(x) ^ 0x3030303030303030ULL;
+		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+		size_t n = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
+		if (n != 0 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
+			x <<= 64 - 8 * n;
+			x = x * 10 + (x >> 8);
+			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
+			     ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
+			    32;
+			v += n;
+			value = (double)(int64_t)x;
+			goto type;
+		}
+	}
+	while (v < end && (d = (unsigned)(unsigned char)*v - '0') < 10) {
+		mant = mant * 10 + d;
+		v++;
+	}
+	digits = (size_t)(v - d0);
+	if (v < end && *v == '.') {
+		const char *f0 = ++v;
+		while (v < end && (d = (unsigned)(unsigned char)*v - '0') < 10) {
+			mant = mant * 10 + d;
+			v++;
+		}
+		frac = (size_t)(v - f0);
+		digits += frac;
+	}
+	if (digits - 1 >= 15 || end - v < 2 || *v != '|')
+		return NULL;
+	/* Below 10^15: exact as a signed integer, which converts in one step. */
+	value = (double)(int64_t)mant / pow10[frac];
+type:;
+	struct sample s;
+	const char *next, *lend; /* the next line, the end of this one */
+	/* "|c\n" "|g\n" "|ms\n" "|h\n" "|d\n": one load and a compare or two. */
+	if (end - v >= 4) {
+		uint32_t w;
+		memcpy(&w, v, 4);
+		next = v + 3;
+		switch (le32(w) & 0xffffff) {
+		case '|' | 'c' << 8 | '\n' << 16:
+			s.type = METRIC_COUNTER;
+			goto plain;
+		case '|' | 'g' << 8 | '\n' << 16:
+			s.type = METRIC_GAUGE;
+			goto plain;
+		case '|' | 'h' << 8 | '\n' << 16:
+			s.type = METRIC_HISTOGRAM;
+			goto plain;
+		case '|' | 'd' << 8 | '\n' << 16:
+			s.type = METRIC_DISTRIBUTION;
+			goto plain;
+		case '|' | 'm' << 8 | 's' << 16:
+			if (le32(w) >> 24 == '\n') {
+				s.type = METRIC_TIMER;
+				next = v + 4;
+				goto plain;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	const char *t = v + 1, *e = t + 1;
+	switch (*t) {
+	case 'c':
+		s.type = METRIC_COUNTER;
+		break;
+	case 'g':
+		s.type = METRIC_GAUGE;
+		break;
+	case 'h':
+		s.type = METRIC_HISTOGRAM;
+		break;
+	case 'd':
+		s.type = METRIC_DISTRIBUTION;
+		break;
+	case 'm':
+		if (e == end || *e != 's')
+			return NULL;
+		s.type = METRIC_TIMER;
+		e++;
+		break;
+	default:
+		return NULL;
+	}
+	if (e < end && *e == '|')
+		return common_fields(p, nlen, e, end, o, scr, h, ctx, s.type, value);
+	lend = e;
+	if (e == end) {
+		next = end;
+	} else if (*e == '\n') {
+		next = e + 1;
+	} else if (*e == '\r' && (e + 1 == end || e[1] == '\n')) {
+		next = e + 1 == end ? end : e + 2;
+	} else {
+		return NULL;
+	}
+	goto deliver;
+plain:
+	lend = next - 1;
+deliver:
+	if (queue != NULL) {
+		if (__builtin_expect(queue->n == SAMPLE_QUEUE_MAX, 0))
+			h->commit(ctx);
+		struct qsample *r = &queue->v[queue->n++];
+		r->key = p;
+		r->key_len = (uint32_t)nlen;
+		r->value = value;
+		r->weight = 1;
+		r->type = (unsigned char)s.type;
+		r->gauge_delta = false;
+		r->line_len = (uint16_t)(lend - p);
+		return next;
+	}
+	if (!parse_name_plain(p, nlen))
+		return NULL;
+	s.key = p;
+	s.key_len = s.name_len = nlen;
+	s.value = value;
+	s.weight = 1;
+	s.member = NULL;
+	s.member_len = 0;
+	s.gauge_delta = false;
+	s.timestamp = 0;
+	h->sample(ctx, &s);
+	return next;
+}
+
+#ifdef __SSE2__
+/*   app.metric.n42:1|c\n        name (< 32 bytes), 1 to 7 digits, type, '\n'
+ *   app.metric.n42:250|ms\n      and at least 32 bytes to the packet's end
+ * The commonest lines, with a queue: from *pp, appends every line of this
+ * form to the queue (as common_line would) and stops at the first line of
+ * another form; *pp becomes where it stopped. Returns the lines taken. Its
+ * own function, so that what it keeps (the queue's count among them) stays
+ * in registers. The caller takes it only when server.max_name is at least
+ * 31 (it checks no name length). */
+static __attribute__((noinline)) size_t
+queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct parse_scratch *scr,
+            struct sample_queue *q, const struct parse_handler *h, void *ctx)
+{
+	const char *p = *pp;
+	size_t n = q->n, lines = 0;
+
+	while (end - p >= 32) {
+		/* The name: up to the first ':' (a '\n' first: not this form). */
+		unsigned m =
+		    (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+		                       _mm_set1_epi8(':')),
+		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
+		                       _mm_set1_epi8('\n')))) |
+		    (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+		                       _mm_set1_epi8(':')),
+		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+		                       _mm_set1_epi8('\n'))))
+		        << 16;
+		if (m == 0)
+			break;
+		size_t nlen = (size_t)__builtin_ctz(m);
+		const char *v = p + nlen + 1;
+		if (v[-1] != ':' || nlen == 0 || end - v < 12)
+			break;
+		/* The digits, as common_line reads them (8 bytes at once). */
+		uint64_t x;
+		memcpy(&x, v, 8);
+		x = le64(x) ^ 0x3030303030303030ULL;
+		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
+		size_t nd = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
+		if (nd == 0)
+			break;
+		/* "|c\n" "|g\n" "|h\n" "|d\n" "|ms\n" */
+		const char *t = v + nd;
+		uint32_t w;
+		memcpy(&w, t, 4);
+		w = le32(w);
+		enum metric_type type;
+		size_t adv = 3;
+		bool fields = false;
+		switch (w & 0xffffff) {
+		case '|' | 'c' << 8 | '\n' << 16:
+			type = METRIC_COUNTER;
+			break;
+		case '|' | 'g' << 8 | '\n' << 16:
+			type = METRIC_GAUGE;
+			break;
+		case '|' | 'h' << 8 | '\n' << 16:
+			type = METRIC_HISTOGRAM;
+			break;
+		case '|' | 'd' << 8 | '\n' << 16:
+			type = METRIC_DISTRIBUTION;
+			break;
+		case '|' | 'm' << 8 | 's' << 16:
+			if (w >> 24 != '\n' && w >> 24 != '|')
+				goto out;
+			type = METRIC_TIMER;
+			adv = 4;
+			fields = w >> 24 == '|';
+			break;
+		default:
+			/* The same types with fields ("|c|#env:prod"): common_fields. */
+			if ((w & 0xff00ff) != ('|' | '|' << 16) ||
+			    !parse_type_char((int)(w >> 8 & 0xff), &type) || type == METRIC_SET)
+				goto out;
+			fields = true;
+		}
+		if (nd > 1) {
+			x <<= 64 - 8 * nd;
+			x = x * 10 + (x >> 8);
+			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
+			     ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
+			    32;
+		} else {
+			x &= 0xff;
+		}
+		if (fields) {
+			/* Its samples come through h->sample, into the same queue. */
+			q->n = n;
+			const char *next =
+			    common_fields(p, nlen, t + adv - 2, end, o, scr, h, ctx,
+			                  (enum metric_type)type, (double)(int64_t)x);
+			n = q->n;
+			if (next == NULL)
+				break;
+			p = next;
+			lines++;
+			continue;
+		}
+		if (__builtin_expect(n == SAMPLE_QUEUE_MAX, 0)) {
+			q->n = n;
+			h->commit(ctx);
+			n = q->n;
+		}
+		struct qsample *r = &q->v[n++];
+		r->key = p;
+		r->key_len = (uint32_t)nlen;
+		r->value = (double)(int64_t)x;
+		r->weight = 1;
+		r->type = (unsigned char)type;
+		r->gauge_delta = false;
+		r->line_len = (uint16_t)(t + adv - 1 - p);
+		p = t + adv;
+		lines++;
+	}
+out:
+	q->n = n;
+	*pp = p;
+	return lines;
+}
+#endif
+
+size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
+                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
+{
+	const char *p = buf, *end = buf + len;
+	size_t lines = 0;
+	/* The longest name the one-pass path takes (it builds no key). */
+	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
+	bool common = o->sanitize;
+	struct sample_queue *queue = h->queue;
+
+	while (p < end) {
+#ifdef __SSE2__
+		/* queue_lines takes names of up to 31 bytes without a length check */
+		if (common && queue != NULL && max_name >= 31) {
+			lines += queue_lines(&p, end, o, scr, queue, h, ctx);
+			if (p == end)
+				break;
+		}
+#endif
+		if (common && *p != '\n') {
+			const char *next = common_line(p, end, max_name, o, scr, h, ctx, queue);
+			if (next != NULL) {
+				lines++;
+				p = next;
+				continue;
+			}
+		}
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t n = (size_t)(le - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0) {
+			lines++;
+			parse_line_as_is(p, n, o, scr, h, ctx);
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return lines;
+}
