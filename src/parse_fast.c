@@ -65,30 +65,41 @@ bool parse_name_plain(const char *name, size_t len)
 	return keep_span(name, name + len) == len;
 }
 
+#ifdef __SSE2__
+/* The bytes of p[0..16) that are ':' or '\n', as a 16-bit mask. */
+static inline unsigned stops16(const char *p)
+{
+	__m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8(':')),
+	                                                _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+}
+
+/* The same for p[0..32): most names are shorter than 32 bytes, so two
+ * loads and no loop find their end. */
+static inline unsigned stops32(const char *p)
+{
+	return stops16(p) | stops16(p + 16) << 16;
+}
+#endif
+
 /* The length of the name at p: the bytes before the first ':' or '\n' (at
  * most end - p). */
 static inline size_t name_span(const char *p, const char *end)
 {
 	const char *q = p;
 #ifdef __SSE2__
-#define STOPS(c)                                                                                   \
-	(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8((c), _mm_set1_epi8(':')),          \
-	                                         _mm_cmpeq_epi8((c), _mm_set1_epi8('\n'))))
-	/* Most names are shorter than 32 bytes: 32 at once, no loop. */
 	if (end - q >= 32) {
-		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q)) |
-		             STOPS(_mm_loadu_si128((const __m128i *)(const void *)(q + 16))) << 16;
+		unsigned m = stops32(q);
 		if (m != 0)
 			return (size_t)__builtin_ctz(m);
 		q += 32;
 	}
 	while (end - q >= 16) {
-		unsigned m = STOPS(_mm_loadu_si128((const __m128i *)(const void *)q));
+		unsigned m = stops16(q);
 		if (m != 0)
 			return (size_t)(q - p) + (size_t)__builtin_ctz(m);
 		q += 16;
 	}
-#undef STOPS
 #endif
 	while (q < end && *q != ':' && *q != '\n')
 		q++;
@@ -179,6 +190,72 @@ static inline uint64_t le64(uint64_t w)
 #endif
 }
 
+/* The digits at v, 8 bytes read at once (SWAR): x is those bytes ^ '0';
+ * returns how many digits lead (0 to 8). The first byte that is not a
+ * digit is the lowest with its top bit set in (x + 0x76) | x (a carry only
+ * comes out of a byte that is not a digit, into the bytes after it). */
+static inline size_t lead_digits(const char *v, uint64_t *x)
+{
+	uint64_t w;
+	memcpy(&w, v, 8);
+	w = le64(w) ^ 0x3030303030303030ULL;
+	*x = w;
+	uint64_t stop = ((w + 0x7676767676767676ULL) | w) & 0x8080808080808080ULL;
+	return stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 8;
+}
+
+/* The value of the first n (1 to 7) digits of x (from lead_digits):
+ * shifted so that zeros lead, summed in pairs, fours, eights. */
+static inline uint64_t digits_value(uint64_t x, size_t n)
+{
+	if (n == 1)
+		return x & 0xff;
+	x <<= 64 - 8 * n;
+	x = x * 10 + (x >> 8);
+	return ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
+	        ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
+	       32;
+}
+
+/* "|c\n" "|g\n" "|h\n" "|d\n" "|ms\n" in the 4 bytes w (little-endian):
+ * the bytes they take (3 or 4) and *t, or 0. */
+static inline size_t type_word(uint32_t w, enum metric_type *t)
+{
+	switch (w & 0xffffff) {
+	case '|' | 'c' << 8 | '\n' << 16:
+		*t = METRIC_COUNTER;
+		return 3;
+	case '|' | 'g' << 8 | '\n' << 16:
+		*t = METRIC_GAUGE;
+		return 3;
+	case '|' | 'h' << 8 | '\n' << 16:
+		*t = METRIC_HISTOGRAM;
+		return 3;
+	case '|' | 'd' << 8 | '\n' << 16:
+		*t = METRIC_DISTRIBUTION;
+		return 3;
+	case '|' | 'm' << 8 | 's' << 16:
+		*t = METRIC_TIMER;
+		return w >> 24 == '\n' ? 4 : 0;
+	default:
+		return 0;
+	}
+}
+
+/* A common line's sample, queued: the name as received, unchecked
+ * (line_len, parse.h), weight 1. */
+static inline void queue_put(struct qsample *r, const char *name, size_t nlen, double value,
+                             enum metric_type type, size_t line_len)
+{
+	r->key = name;
+	r->key_len = (uint32_t)nlen;
+	r->value = value;
+	r->weight = 1;
+	r->type = (unsigned char)type;
+	r->gauge_delta = false;
+	r->line_len = (uint16_t)line_len;
+}
+
 /* The line at p (not empty) when it has the common form; returns where the
  * next line starts (end when none), or NULL (nothing delivered) when the
  * line needs the general path. With a queue (the handler's), a line
@@ -202,25 +279,13 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	const char *d0 = ++v;
 	unsigned d;
 	double value;
-	/* 1 to 7 digits then '|' (most values), 8 bytes at once: the first
-	 * byte that is not a digit is the lowest with its top bit set in
-	 * (x + 0x76) | x, where x is a byte ^ '0' (a carry only comes out of a
-	 * byte that is not a digit, into the bytes after it); the digits,
-	 * shifted so that zeros lead, are summed in pairs, fours, eights. */
+	/* 1 to 7 digits then '|' (most values): 8 bytes at once. */
 	if (end - v >= 8) {
 		uint64_t x;
-		memcpy(&x, v, 8);
-		x = le64(x) ^ 0x3030303030303030ULL;
-		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-		size_t n = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
-		if (n != 0 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
-			x <<= 64 - 8 * n;
-			x = x * 10 + (x >> 8);
-			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
-			     ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
-			    32;
+		size_t n = lead_digits(v, &x);
+		if (n - 1 < 7 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
+			value = (double)(int64_t)digits_value(x, n);
 			v += n;
-			value = (double)(int64_t)x;
 			goto type;
 		}
 	}
@@ -249,29 +314,10 @@ type:;
 	if (end - v >= 4) {
 		uint32_t w;
 		memcpy(&w, v, 4);
-		next = v + 3;
-		switch (le32(w) & 0xffffff) {
-		case '|' | 'c' << 8 | '\n' << 16:
-			s.type = METRIC_COUNTER;
+		size_t adv = type_word(le32(w), &s.type);
+		if (adv != 0) {
+			next = v + adv;
 			goto plain;
-		case '|' | 'g' << 8 | '\n' << 16:
-			s.type = METRIC_GAUGE;
-			goto plain;
-		case '|' | 'h' << 8 | '\n' << 16:
-			s.type = METRIC_HISTOGRAM;
-			goto plain;
-		case '|' | 'd' << 8 | '\n' << 16:
-			s.type = METRIC_DISTRIBUTION;
-			goto plain;
-		case '|' | 'm' << 8 | 's' << 16:
-			if (le32(w) >> 24 == '\n') {
-				s.type = METRIC_TIMER;
-				next = v + 4;
-				goto plain;
-			}
-			break;
-		default:
-			break;
 		}
 	}
 	const char *t = v + 1, *e = t + 1;
@@ -316,14 +362,7 @@ deliver:
 	if (queue != NULL) {
 		if (__builtin_expect(queue->n == SAMPLE_QUEUE_MAX, 0))
 			h->commit(ctx);
-		struct qsample *r = &queue->v[queue->n++];
-		r->key = p;
-		r->key_len = (uint32_t)nlen;
-		r->value = value;
-		r->weight = 1;
-		r->type = (unsigned char)s.type;
-		r->gauge_delta = false;
-		r->line_len = (uint16_t)(lend - p);
+		queue_put(&queue->v[queue->n++], p, nlen, value, s.type, (size_t)(lend - p));
 		return next;
 	}
 	if (!parse_name_plain(p, nlen))
@@ -358,82 +397,45 @@ queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct
 
 	while (end - p >= 32) {
 		/* The name: up to the first ':' (a '\n' first: not this form). */
-		unsigned m =
-		    (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
-		                       _mm_set1_epi8(':')),
-		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p),
-		                       _mm_set1_epi8('\n')))) |
-		    (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
-		                       _mm_set1_epi8(':')),
-		        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
-		                       _mm_set1_epi8('\n'))))
-		        << 16;
+		unsigned m = stops32(p);
 		if (m == 0)
 			break;
 		size_t nlen = (size_t)__builtin_ctz(m);
 		const char *v = p + nlen + 1;
 		if (v[-1] != ':' || nlen == 0 || end - v < 12)
 			break;
-		/* The digits, as common_line reads them (8 bytes at once). */
 		uint64_t x;
-		memcpy(&x, v, 8);
-		x = le64(x) ^ 0x3030303030303030ULL;
-		uint64_t stop = ((x + 0x7676767676767676ULL) | x) & 0x8080808080808080ULL;
-		size_t nd = stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 0;
-		if (nd == 0)
+		size_t nd = lead_digits(v, &x);
+		if (nd - 1 >= 7)
 			break;
-		/* "|c\n" "|g\n" "|h\n" "|d\n" "|ms\n" */
+		/* The type, at t; or the same types with fields ("|c|#env:prod",
+		 * "|ms|@0.5"): common_fields. */
 		const char *t = v + nd;
 		uint32_t w;
 		memcpy(&w, t, 4);
 		w = le32(w);
 		enum metric_type type;
-		size_t adv = 3;
+		size_t adv = type_word(w, &type);
 		bool fields = false;
-		switch (w & 0xffffff) {
-		case '|' | 'c' << 8 | '\n' << 16:
-			type = METRIC_COUNTER;
-			break;
-		case '|' | 'g' << 8 | '\n' << 16:
-			type = METRIC_GAUGE;
-			break;
-		case '|' | 'h' << 8 | '\n' << 16:
-			type = METRIC_HISTOGRAM;
-			break;
-		case '|' | 'd' << 8 | '\n' << 16:
-			type = METRIC_DISTRIBUTION;
-			break;
-		case '|' | 'm' << 8 | 's' << 16:
-			if (w >> 24 != '\n' && w >> 24 != '|')
-				goto out;
-			type = METRIC_TIMER;
-			adv = 4;
-			fields = w >> 24 == '|';
-			break;
-		default:
-			/* The same types with fields ("|c|#env:prod"): common_fields. */
-			if ((w & 0xff00ff) != ('|' | '|' << 16) ||
-			    !parse_type_char((int)(w >> 8 & 0xff), &type) || type == METRIC_SET)
-				goto out;
+		if (adv == 0) {
+			if ((w & 0xffffff) == ('|' | 'm' << 8 | 's' << 16) && w >> 24 == '|') {
+				type = METRIC_TIMER;
+				adv = 4;
+			} else if ((w & 0xff00ff) == ('|' | '|' << 16) &&
+			           parse_type_char((int)(w >> 8 & 0xff), &type) &&
+			           type != METRIC_SET) {
+				adv = 3;
+			} else {
+				break;
+			}
 			fields = true;
 		}
-		if (nd > 1) {
-			x <<= 64 - 8 * nd;
-			x = x * 10 + (x >> 8);
-			x = ((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)) +
-			     ((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32))) >>
-			    32;
-		} else {
-			x &= 0xff;
-		}
+		x = digits_value(x, nd);
 		if (fields) {
 			/* Its samples come through h->sample, into the same queue. */
 			q->n = n;
-			const char *next =
-			    common_fields(p, nlen, t + adv - 2, end, o, scr, h, ctx,
-			                  (enum metric_type)type, (double)(int64_t)x);
+			const char *next = common_fields(p, nlen, t + adv - 1, end, o, scr, h, ctx,
+			                                 type, (double)(int64_t)x);
 			n = q->n;
 			if (next == NULL)
 				break;
@@ -446,18 +448,10 @@ queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct
 			h->commit(ctx);
 			n = q->n;
 		}
-		struct qsample *r = &q->v[n++];
-		r->key = p;
-		r->key_len = (uint32_t)nlen;
-		r->value = (double)(int64_t)x;
-		r->weight = 1;
-		r->type = (unsigned char)type;
-		r->gauge_delta = false;
-		r->line_len = (uint16_t)(t + adv - 1 - p);
+		queue_put(&q->v[n++], p, nlen, (double)(int64_t)x, type, (size_t)(t + adv - 1 - p));
 		p = t + adv;
 		lines++;
 	}
-out:
 	q->n = n;
 	*pp = p;
 	return lines;
