@@ -222,12 +222,9 @@ static bool within(const struct recorder *rc, const char *p, size_t n)
 	return p >= t && p + n <= t + PARSE_KEY_MAX;
 }
 
-static void record_sample(struct recorder *rc, const struct sample *s);
-
-static void on_sample(void *ctx, const struct sample *s)
+/* Invariants every sample must meet. */
+static void check_sample(const struct recorder *rc, const struct sample *s)
 {
-	struct recorder *rc = ctx;
-	/* Invariants every sample must meet. */
 	CU_ASSERT(s->key_len < PARSE_KEY_MAX);
 	CU_ASSERT(s->name_len <= s->key_len);
 	CU_ASSERT(memchr(s->key, ';', s->name_len) == NULL);
@@ -238,7 +235,14 @@ static void on_sample(void *ctx, const struct sample *s)
 	CU_ASSERT((s->type == METRIC_SET) == (s->member != NULL));
 	if (s->member != NULL)
 		CU_ASSERT(within(rc, s->member, s->member_len));
-	record_sample(rc, s);
+}
+
+static void record_sample(struct recorder *rc, const struct sample *s);
+
+static void on_sample(void *ctx, const struct sample *s)
+{
+	check_sample(ctx, s);
+	record_sample(ctx, s);
 }
 
 static void record_sample(struct recorder *rc, const struct sample *s)
@@ -1745,18 +1749,18 @@ static void tq_sample(void *ctx, const struct sample *s)
 		on_sample(ctx, s);
 		return;
 	}
-	on_sample(ctx, s); /* for its checks; the record is dropped below */
-	struct recorder *rc = ctx;
-	rc->n--;
-	for (int j = 0; j < NFIELDS; j++)
-		free(rc->r[rc->n].f[j]);
+	check_sample(ctx, s);
 	if (tq.n == SAMPLE_QUEUE_MAX)
 		tq_commit(ctx);
 	char *key = tq_keys[tq.n];
 	memcpy(key, s->key, s->key_len);
-	tq.v[tq.n++] =
-	    (struct qsample){key,       (uint32_t)s->key_len,   (uint32_t)s->name_len, s->value,
-	                     s->weight, (unsigned char)s->type, s->gauge_delta,        0};
+	tq.v[tq.n++] = (struct qsample){.key = key,
+	                                .key_len = (uint32_t)s->key_len,
+	                                .name_len = (uint32_t)s->name_len,
+	                                .value = s->value,
+	                                .weight = s->weight,
+	                                .type = (unsigned char)s->type,
+	                                .gauge_delta = s->gauge_delta};
 }
 
 static const struct parse_handler queue_handler = {.sample = tq_sample,
