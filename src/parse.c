@@ -473,20 +473,17 @@ static int parse_stripped(const struct line_ctx *lc)
 	return parse_metric(lc);
 }
 
-int parse_line(const char *line, size_t len, const struct parse_opts *o, struct parse_scratch *scr,
-               const struct parse_handler *h, void *ctx)
-{
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (len == 0)
-		return 0;
-	struct line_ctx lc = {line, len, o, scr, h, ctx};
-	return parse_stripped(&lc);
-}
-
 int parse_line_as_is(const char *line, size_t len, const struct parse_opts *o,
                      struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
 	struct line_ctx lc = {line, len, o, scr, h, ctx};
 	return parse_stripped(&lc);
+}
+
+int parse_line(const char *line, size_t len, const struct parse_opts *o, struct parse_scratch *scr,
+               const struct parse_handler *h, void *ctx)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	return len == 0 ? 0 : parse_line_as_is(line, len, o, scr, h, ctx);
 }

@@ -28,25 +28,12 @@ static inline uint64_t hash_final(uint64_t a, uint64_t b, uint64_t h)
 	return htab_mix(a ^ 0xe7037ed1a0b428dbULL, b ^ h ^ 0x8ebc6af09c88c6e3ULL) | 1ULL << 63;
 }
 
-/* shard_hash of a key of 8 to 32 bytes: no loop, so shard_commit takes it
- * inline for the common key. */
-static inline uint64_t hash_8_32(const unsigned char *p, size_t len)
+/* shard_hash of a key shorter than 8 or longer than 32 bytes: out of line,
+ * so that the common key's hash stays small where it is inlined. */
+static __attribute__((noinline)) uint64_t hash_other(const unsigned char *p, size_t len)
 {
-	uint64_t h = len * 0x9e3779b97f4a7c15ULL, a = htab_rd64(p);
-	if (len > 16) {
-		h = htab_mix(a ^ 0xa0761d6478bd642fULL, htab_rd64(p + 8) ^ h);
-		a = htab_rd64(p + len - 16);
-	}
-	return hash_final(a, htab_rd64(p + len - 8), h);
-}
-
-static inline uint64_t shard_hash(const char *key, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)key;
 	uint64_t a, b, h = len * 0x9e3779b97f4a7c15ULL;
 
-	if (len - 8 <= 24)
-		return hash_8_32(p, len);
 	if (len > 32) {
 		size_t i = 0;
 		for (; i + 16 < len; i += 16)
@@ -65,6 +52,20 @@ static inline uint64_t shard_hash(const char *key, size_t len)
 		b = 0;
 	}
 	return hash_final(a, b, h);
+}
+
+/* Keys of 8 to 32 bytes (most names) take no loop. */
+static inline uint64_t shard_hash(const char *key, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	if (__builtin_expect(len - 8 > 24, 0))
+		return hash_other(p, len);
+	uint64_t h = len * 0x9e3779b97f4a7c15ULL, a = htab_rd64(p);
+	if (len > 16) {
+		h = htab_mix(a ^ 0xa0761d6478bd642fULL, htab_rd64(p + 8) ^ h);
+		a = htab_rd64(p + len - 16);
+	}
+	return hash_final(a, htab_rd64(p + len - 8), h);
 }
 
 struct shard {
@@ -330,10 +331,7 @@ void shard_commit(struct shard *s)
 	s->keys_used = 0; /* the keys stay as they are until the next queue */
 	/* Pass 1: hash every key and start loading its table slot. */
 	for (size_t i = 0; i < n; i++) {
-		size_t len = v[i].key_len;
-		const unsigned char *key = (const unsigned char *)v[i].key;
-		uint64_t h = __builtin_expect(len - 8 <= 24, 1) ? hash_8_32(key, len)
-		                                                : shard_hash(v[i].key, len);
+		uint64_t h = shard_hash(v[i].key, v[i].key_len);
 		const struct htab_slot *slot = htab_first_slot(s->by_type[v[i].type], h);
 		__builtin_prefetch(slot);
 		s->qhash[i] = h;
