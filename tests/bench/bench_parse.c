@@ -129,8 +129,8 @@ static double now_s(void)
 __attribute__((noinline)) static double run(const struct packets *p, struct shard *sh,
                                             struct parse_scratch *scr, const struct parse_opts *o)
 {
-	const struct parse_handler h = {on_sample, NULL, NULL, on_bad, NULL, shard_sample_queue(sh),
-	                                on_full};
+	const struct parse_handler h = {
+	    .sample = on_sample, .bad = on_bad, .queue = shard_sample_queue(sh), .commit = on_full};
 	struct bench_ctx bc = {sh, p->arena,
 	                       (size_t)(p->data[p->n - 1] + p->len[p->n - 1] - p->arena)};
 	shard_set_fallback(sh, on_fallback, NULL);
