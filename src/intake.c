@@ -82,7 +82,10 @@ struct worker {
 	char cmsg[BATCH][CMSG_SPACE(sizeof(uint32_t))];
 	char *bufs;
 	size_t bufsize;
-	size_t bufs_len; /* BATCH * bufsize */
+	/* bufsize + PARSE_PAD: a datagram is received at the start of each
+	 * stride, with room after it for parse_packet_padded */
+	size_t stride;
+	size_t bufs_len; /* BATCH * stride */
 	struct log_limit lim;
 };
 
@@ -187,11 +190,12 @@ static void on_bad(void *ctx, const char *line, size_t len, const char *reason)
 	         o + 5 >= sizeof(esc) ? "..." : "");
 }
 
-static void take_packet(struct worker *w, const char *p, size_t len)
+/* p: the start of a receive buffer's stride (room after the packet) */
+static void take_packet(struct worker *w, char *p, size_t len)
 {
 	struct selfstats *st = shard_stats(w->shard);
 	st->packets_received++;
-	st->metrics_received += parse_packet(p, len, &w->popts, &w->scratch, &w->handler, w);
+	st->metrics_received += parse_packet_padded(p, len, &w->popts, &w->scratch, &w->handler, w);
 }
 
 /* ---- datagrams ---- */
@@ -211,7 +215,7 @@ static struct drained read_dgrams(struct dgram_source *src)
 	struct drained d = {0, 0, 0, false};
 	for (int round = 0; round < 64; round++) {
 		for (int i = 0; i < BATCH; i++) {
-			w->iov[i].iov_base = w->bufs + (size_t)i * w->bufsize;
+			w->iov[i].iov_base = w->bufs + (size_t)i * w->stride;
 			w->iov[i].iov_len = w->bufsize;
 			memset(&w->msgs[i].msg_hdr, 0, sizeof(w->msgs[i].msg_hdr));
 			w->msgs[i].msg_hdr.msg_iov = &w->iov[i];
@@ -519,7 +523,8 @@ static int setup_worker(struct intake *in, struct worker *w, int id, char *err, 
 		return -1;
 	}
 	w->bufsize = (size_t)cfg->max_datagram;
-	w->bufs_len = (size_t)BATCH * w->bufsize;
+	w->stride = w->bufsize + PARSE_PAD;
+	w->bufs_len = (size_t)BATCH * w->stride;
 	w->bufs = xmalloc(w->bufs_len);
 	w->shard = shard_new((size_t)cfg->max_series);
 	parse_opts_default(&w->popts);

@@ -62,16 +62,20 @@ static inline size_t keep_span(const char *p, const char *end)
 
 bool parse_name_plain(const char *name, size_t len)
 {
-	return keep_span(name, name + len) == len;
+	return len > 0 && keep_span(name, name + len) == len;
 }
 
 #ifdef __SSE2__
-/* The bytes of p[0..16) that are ':' or '\n', as a 16-bit mask. */
+/* The bytes of p[0..16) that may end a name, as a 16-bit mask: ':' and
+ * '\n', found with one compare as the bytes b with b | 0x30 == ':' (0x3a),
+ * which also takes '*' and 0x1a. No name keeps those two (they are not
+ * TAGS_CH_KEEP): a name found to end at one is not followed by ':', and
+ * its line goes to the general path, as any name to sanitise does. */
 static inline unsigned stops16(const char *p)
 {
 	__m128i c = _mm_loadu_si128((const __m128i *)(const void *)p);
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8(':')),
-	                                                _mm_cmpeq_epi8(c, _mm_set1_epi8('\n'))));
+	return (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(_mm_or_si128(c, _mm_set1_epi8(0x30)), _mm_set1_epi8(':')));
 }
 
 /* The same for p[0..32): most names are shorter than 32 bytes, so two
@@ -82,8 +86,8 @@ static inline unsigned stops32(const char *p)
 }
 #endif
 
-/* The length of the name at p: the bytes before the first ':' or '\n' (at
- * most end - p). */
+/* The length of the name at p: the bytes before the first ':' or '\n' (or
+ * '*' or 0x1a: stops16) (at most end - p). */
 static inline size_t name_span(const char *p, const char *end)
 {
 	const char *q = p;
@@ -101,7 +105,7 @@ static inline size_t name_span(const char *p, const char *end)
 		q += 16;
 	}
 #endif
-	while (q < end && *q != ':' && *q != '\n')
+	while (q < end && (*q | 0x30) != ':')
 		q++;
 	return (size_t)(q - p);
 }
@@ -191,9 +195,10 @@ static inline uint64_t le64(uint64_t w)
 }
 
 /* The digits at v, 8 bytes read at once (SWAR): x is those bytes ^ '0';
- * returns how many digits lead (0 to 8). The first byte that is not a
- * digit is the lowest with its top bit set in (x + 0x76) | x (a carry only
- * comes out of a byte that is not a digit, into the bytes after it). */
+ * returns how many digits lead, 0 to 7 (7 also when more do: the caller
+ * finds v[7] is not the '|' it wants). The first byte that is not a digit
+ * is the lowest with its top bit set in (x + 0x76) | x (a carry only comes
+ * out of a byte that is not a digit, into the bytes after it). */
 static inline size_t lead_digits(const char *v, uint64_t *x)
 {
 	uint64_t w;
@@ -201,7 +206,7 @@ static inline size_t lead_digits(const char *v, uint64_t *x)
 	w = le64(w) ^ 0x3030303030303030ULL;
 	*x = w;
 	uint64_t stop = ((w + 0x7676767676767676ULL) | w) & 0x8080808080808080ULL;
-	return stop != 0 ? (size_t)__builtin_ctzll(stop) >> 3 : 8;
+	return (unsigned)__builtin_ctzll(stop | 1ULL << 63) >> 3;
 }
 
 /* The value of the first n (1 to 7) digits of x (from lead_digits):
@@ -218,13 +223,19 @@ static inline uint64_t digits_value(uint64_t x, size_t n)
 }
 
 /* "|c\n" "|g\n" "|h\n" "|d\n" "|ms\n" in the 4 bytes w (little-endian):
- * the bytes they take (3 or 4) and *t, or 0. */
+ * the bytes they take (3 or 4) and *t, or 0. Counters, then timers, are
+ * tested first: most lines are of those. */
 static inline size_t type_word(uint32_t w, enum metric_type *t)
 {
-	switch (w & 0xffffff) {
-	case '|' | 'c' << 8 | '\n' << 16:
+	if ((w & 0xffffff) == ('|' | 'c' << 8 | '\n' << 16)) {
 		*t = METRIC_COUNTER;
 		return 3;
+	}
+	if (w == ('|' | 'm' << 8 | 's' << 16 | (uint32_t)'\n' << 24)) {
+		*t = METRIC_TIMER;
+		return 4;
+	}
+	switch (w & 0xffffff) {
 	case '|' | 'g' << 8 | '\n' << 16:
 		*t = METRIC_GAUGE;
 		return 3;
@@ -234,9 +245,6 @@ static inline size_t type_word(uint32_t w, enum metric_type *t)
 	case '|' | 'd' << 8 | '\n' << 16:
 		*t = METRIC_DISTRIBUTION;
 		return 3;
-	case '|' | 'm' << 8 | 's' << 16:
-		*t = METRIC_TIMER;
-		return w >> 24 == '\n' ? 4 : 0;
 	default:
 		return 0;
 	}
@@ -283,7 +291,7 @@ static inline const char *common_line(const char *p, const char *end, size_t max
 	if (end - v >= 8) {
 		uint64_t x;
 		size_t n = lead_digits(v, &x);
-		if (n - 1 < 7 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
+		if (n > 0 && v[n] == '|' && (size_t)(end - v) >= n + 2) {
 			value = (double)(int64_t)digits_value(x, n);
 			v += n;
 			goto type;
@@ -381,32 +389,43 @@ deliver:
 
 #ifdef __SSE2__
 /*   app.metric.n42:1|c\n        name (< 32 bytes), 1 to 7 digits, type, '\n'
- *   app.metric.n42:250|ms\n      and at least 32 bytes to the packet's end
+ *   app.metric.n42:250|ms\n
  * The commonest lines, with a queue: from *pp, appends every line of this
- * form to the queue (as common_line would) and stops at the first line of
- * another form; *pp becomes where it stopped. Returns the lines taken. Its
- * own function, so that what it keeps (the queue's count among them) stays
- * in registers. The caller takes it only when server.max_name is at least
- * 31 (it checks no name length). */
-static __attribute__((noinline)) size_t
-queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct parse_scratch *scr,
-            struct sample_queue *q, const struct parse_handler *h, void *ctx)
+ * form that starts before stop to the queue (as common_line would) and
+ * stops at the first line of another form; *pp becomes where it stopped.
+ * Returns the lines taken. A line reads at most 44 bytes from where it
+ * starts (the name and ':' in 32, the value's 8 bytes and the 4 after its
+ * last digit): stop is at most the end of what may be read, less 43; when
+ * more may be read than the packet's end, the packet ends with a '\n' (which
+ * no line of this form reads past). Its own function, so that what it
+ * keeps (the queue's count among them) stays in registers. The caller
+ * takes it only when server.max_name is at least 31 (it checks no name
+ * length). */
+static __attribute__((noinline)) size_t queue_lines(const char **pp, const char *stop,
+                                                    const char *end, const struct parse_opts *o,
+                                                    struct parse_scratch *scr,
+                                                    struct sample_queue *q,
+                                                    const struct parse_handler *h, void *ctx)
 {
 	const char *p = *pp;
-	size_t n = q->n, lines = 0;
+	/* r: where the next sample goes; the lines taken are those queued
+	 * since r0, plus lines (the count before the last commit or line with
+	 * fields, after which the queue starts again at r0) */
+	struct qsample *r = &q->v[q->n], *r0 = r, *const full = &q->v[SAMPLE_QUEUE_MAX];
+	size_t lines = 0;
 
-	while (end - p >= 32) {
-		/* The name: up to the first ':' (a '\n' first: not this form). */
-		unsigned m = stops32(p);
-		if (m == 0)
-			break;
-		size_t nlen = (size_t)__builtin_ctz(m);
+	while (p < stop) {
+		/* The name: up to the first ':' (a '\n' first: not this form).
+		 * Without a stop in its first 31 bytes, nlen is 31, and p[31] is
+		 * not ':' unless the name is 31 bytes long. An empty name is
+		 * queued: the shard does not take it (parse_name_plain). */
+		size_t nlen = (size_t)__builtin_ctz(stops32(p) | 1u << 31);
 		const char *v = p + nlen + 1;
-		if (v[-1] != ':' || nlen == 0 || end - v < 12)
+		if (v[-1] != ':')
 			break;
 		uint64_t x;
 		size_t nd = lead_digits(v, &x);
-		if (nd - 1 >= 7)
+		if (nd == 0)
 			break;
 		/* The type, at t; or the same types with fields ("|c|#env:prod",
 		 * "|ms|@0.5"): common_fields. */
@@ -416,8 +435,7 @@ queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct
 		w = le32(w);
 		enum metric_type type;
 		size_t adv = type_word(w, &type);
-		bool fields = false;
-		if (adv == 0) {
+		if (__builtin_expect(adv == 0, 0)) {
 			if ((w & 0xffffff) == ('|' | 'm' << 8 | 's' << 16) && w >> 24 == '|') {
 				type = METRIC_TIMER;
 				adv = 4;
@@ -428,40 +446,42 @@ queue_lines(const char **pp, const char *end, const struct parse_opts *o, struct
 			} else {
 				break;
 			}
-			fields = true;
-		}
-		x = digits_value(x, nd);
-		if (fields) {
 			/* Its samples come through h->sample, into the same queue. */
-			q->n = n;
-			const char *next = common_fields(p, nlen, t + adv - 1, end, o, scr, h, ctx,
-			                                 type, (double)(int64_t)x);
-			n = q->n;
+			q->n = (size_t)(r - q->v);
+			const char *next =
+			    common_fields(p, nlen, t + adv - 1, end, o, scr, h, ctx, type,
+			                  (double)(int64_t)digits_value(x, nd));
+			lines += (size_t)(r - r0) + (next != NULL);
+			r = r0 = &q->v[q->n];
 			if (next == NULL)
 				break;
 			p = next;
-			lines++;
 			continue;
 		}
-		if (__builtin_expect(n == SAMPLE_QUEUE_MAX, 0)) {
-			q->n = n;
+		if (__builtin_expect(r == full, 0)) {
+			q->n = SAMPLE_QUEUE_MAX;
 			h->commit(ctx);
-			n = q->n;
+			lines += (size_t)(r - r0);
+			r = r0 = &q->v[q->n];
 		}
-		queue_put(&q->v[n++], p, nlen, (double)(int64_t)x, type, (size_t)(t + adv - 1 - p));
+		queue_put(r++, p, nlen, (double)(int64_t)digits_value(x, nd), type,
+		          (size_t)(t + adv - 1 - p));
 		p = t + adv;
-		lines++;
 	}
-	q->n = n;
+	q->n = (size_t)(r - q->v);
 	*pp = p;
-	return lines;
+	return lines + (size_t)(r - r0);
 }
 #endif
 
-size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
-                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
+/* parse_packet over [buf, end): queue_lines takes the lines that start
+ * before qstop (see there); from done on there is nothing more to parse
+ * (done is end, or the '\n' parse_packet_padded puts there). */
+static size_t split(const char *buf, const char *end, const char *qstop, const char *done,
+                    const struct parse_opts *o, struct parse_scratch *scr,
+                    const struct parse_handler *h, void *ctx)
 {
-	const char *p = buf, *end = buf + len;
+	const char *p = buf;
 	size_t lines = 0;
 	/* The longest name the one-pass path takes (it builds no key). */
 	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
@@ -472,10 +492,13 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 #ifdef __SSE2__
 		/* queue_lines takes names of up to 31 bytes without a length check */
 		if (common && queue != NULL && max_name >= 31) {
-			lines += queue_lines(&p, end, o, scr, queue, h, ctx);
-			if (p == end)
+			lines += queue_lines(&p, qstop, end, o, scr, queue, h, ctx);
+			if (p >= done)
 				break;
 		}
+#else
+		(void)qstop;
+		(void)done;
 #endif
 		if (common && *p != '\n') {
 			const char *next = common_line(p, end, max_name, o, scr, h, ctx, queue);
@@ -499,4 +522,22 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 		p = nl + 1;
 	}
 	return lines;
+}
+
+size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
+                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
+{
+	return split(buf, buf + len, len >= 44 ? buf + len - 43 : buf, buf + len, o, scr, h, ctx);
+}
+
+/* A '\n' after the packet changes none of its lines (an empty last line
+ * counts for nothing), and bounds every line queue_lines reads: it may
+ * take every line that starts before it, the last ones among them, reading
+ * at most 43 bytes past the '\n'. */
+size_t parse_packet_padded(char *buf, size_t len, const struct parse_opts *o,
+                           struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
+{
+	_Static_assert(PARSE_PAD >= 44, "queue_lines reads 43 bytes past a line's start");
+	buf[len] = '\n';
+	return split(buf, buf + len + 1, buf + len, buf + len, o, scr, h, ctx);
 }

@@ -1,5 +1,6 @@
 /* fuzz_parse: libFuzzer harness for the line parser. Feeds every input to
- * parse_packet under three option sets, with and without a queue, and aborts
+ * parse_packet under three option sets, with and without a queue, and
+ * parse_packet_padded with a queue (from a buffer with room after it), and aborts
  * as soon as a callback sees a broken invariant (key and name lengths, finite
  * values and weights, pointers that stay inside the input or the scratch) or
  * the queue changes the count of samples or bad lines. It checks nothing
@@ -149,7 +150,8 @@ static void queue_commit(void *ctx)
 		const struct qsample *q = &queue.v[i];
 		must(q->type < METRIC_TYPE_COUNT && q->type != METRIC_SET);
 		must(isfinite(q->value) && q->weight > 0 && isfinite(q->weight));
-		must(q->key_len > 0 && q->key_len < PARSE_KEY_MAX &&
+		/* an empty name only unchecked (the consumer gives its line back) */
+		must((q->key_len > 0 || q->line_len > 0) && q->key_len < PARSE_KEY_MAX &&
 		     in_input(r, q->key, q->key_len));
 		if (q->line_len > 0) {
 			must(in_input(r, q->key, q->line_len));
@@ -204,6 +206,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		must(parse_packet(in, size, &opts[k], &scratch, &queue_handler, &rq) == lines);
 		queue_commit(&rq);
 		must(rq.delivered == r.delivered && rq.bad == r.bad);
+		/* from a buffer with room after it, as intake parses: the same;
+		 * nothing read from the room (keys stay inside the packet) */
+		char *pin = malloc(size + PARSE_PAD);
+		must(pin != NULL);
+		if (size > 0)
+			memcpy(pin, in, size);
+		for (size_t i = 0; i < PARSE_PAD; i++)
+			pin[size + i] = "1|c\nz:"[i % 6];
+		struct run rp = {pin, size, 0, 0, &opts[k]};
+		must(parse_packet_padded(pin, size, &opts[k], &scratch, &queue_handler, &rp) ==
+		     lines);
+		queue_commit(&rp);
+		must(rp.delivered == r.delivered && rp.bad == r.bad);
+		free(pin);
 		if (newlines == 0) {
 			struct run r1 = {in, size, 0, 0, &opts[k]};
 			int ret = parse_line(in, size, &opts[k], &scratch, &handler, &r1);

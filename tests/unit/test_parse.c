@@ -188,6 +188,21 @@ struct recorder {
 static struct parse_scratch scratch;
 static struct parse_scratch tq_scratch; /* the queue's fallback parses (below) */
 
+/* in[0..len) in a heap block with PARSE_PAD bytes after it for
+ * parse_packet_padded, filled with what would complete or continue a line
+ * ("1|c\n" and names), which the parser must not take for the packet's. */
+static char *padded_copy(const char *in, size_t len)
+{
+	static const char fill[] = "1|c\nz:1|c\n|ms\n";
+	char *b = malloc(len + PARSE_PAD);
+	if (b == NULL)
+		abort();
+	memcpy(b, in, len);
+	for (size_t i = 0; i < PARSE_PAD; i++)
+		b[len + i] = fill[i % (sizeof(fill) - 1)];
+	return b;
+}
+
 static void rec_reset(struct recorder *rc, const char *in, size_t in_len)
 {
 	for (size_t i = 0; i < rc->n; i++)
@@ -504,6 +519,16 @@ static void run_case(const struct pcase *c)
 	failed(rc.n == nw && rc.dropped == 0, ctx, "%zu records, want %zu", rc.n, nw);
 	for (size_t i = 0; i < rc.n && i < nw; i++)
 		match_rec(ctx, i, &rc.r[i], &c->w[i]);
+
+	/* from a buffer with room after it, as intake parses: the same */
+	char *pin = padded_copy(in, len);
+	rec_reset(&rc, pin, len);
+	lines = parse_packet_padded(pin, len, &o, &scratch, &handler, &rc);
+	failed(lines == count_lines(in, len), ctx, "parse_packet_padded returned %zu lines", lines);
+	failed(rc.n == nw && rc.dropped == 0, ctx, "padded: %zu records, want %zu", rc.n, nw);
+	for (size_t i = 0; i < rc.n && i < nw; i++)
+		match_rec(ctx, i, &rc.r[i], &c->w[i]);
+	free(pin);
 
 	if (memchr(in, '\n', len) == NULL) {
 		int want_ret = 0, nbad = 0;
@@ -1796,9 +1821,11 @@ static void packet_vs_line(const char *line, size_t n, const struct parse_opts *
 
 	if (n + 48 > sizeof(pkt))
 		return;
-	for (size_t t = 0; t < 2 * NELEMS(tails); t++) {
+	/* t / NELEMS(tails): 0 parse_packet, 1 with the queue, 2 with the
+	 * queue from a buffer with room after the packet (parse_packet_padded) */
+	for (size_t t = 0; t < 3 * NELEMS(tails); t++) {
 		size_t ti = t % NELEMS(tails);
-		bool queued = t >= NELEMS(tails);
+		bool queued = t >= NELEMS(tails), padded = t >= 2 * NELEMS(tails);
 		size_t tl = strlen(tails[ti]);
 		memcpy(pkt, line, n);
 		memcpy(pkt + n, tails[ti], tl);
@@ -1807,11 +1834,15 @@ static void packet_vs_line(const char *line, size_t n, const struct parse_opts *
 		size_t wn = n + (ti == 2);
 		rec_reset(&want, pkt, wn);
 		int r = parse_line(pkt, wn, o, &scratch, &handler, &want);
-		rec_reset(&got, pkt, n + tl);
+		char *pin = padded ? padded_copy(pkt, n + tl) : NULL;
+		rec_reset(&got, padded ? pin : pkt, n + tl);
 		size_t lines;
 		if (queued) {
 			tq_opts = o;
-			lines = parse_packet(pkt, n + tl, o, &scratch, &queue_handler, &got);
+			lines = padded
+			            ? parse_packet_padded(pin, n + tl, o, &scratch, &queue_handler,
+			                                  &got)
+			            : parse_packet(pkt, n + tl, o, &scratch, &queue_handler, &got);
 			tq_commit(&got);
 			/* without the queue, the timestamp */
 			for (size_t i = 0; i < want.n; i++)
@@ -1834,7 +1865,12 @@ static void packet_vs_line(const char *line, size_t n, const struct parse_opts *
 		size_t nonempty = (n > 0 && !(n == 1 && line[0] == '\r')) ? 1 : 0;
 		failed(same_recs(&want, &got) && lines == nonempty + tail_lines[ti], show(line, n),
 		       "tail %zu%s: parse_packet %zu recs, parse_line %zu recs (ret %d)", ti,
-		       queued ? " queued" : "", got.n, want.n, r);
+		       padded   ? " queued padded"
+		       : queued ? " queued"
+		                : "",
+		       got.n, want.n, r);
+		rec_reset(&got, NULL, 0); /* frees what it holds before pin goes */
+		free(pin);
 	}
 	rec_reset(&want, NULL, 0);
 	rec_reset(&got, NULL, 0);
@@ -1865,8 +1901,25 @@ static void test_packet_end(void)
 	for (size_t i = 0; i < NELEMS(lines); i++) {
 		size_t n = strlen(lines[i]);
 		/* how % 3: 0 an exact block, 1 's' after, 2 'c' after;
-		 * how >= 3: with a queue */
-		for (int how = 0; how < 6; how++) {
+		 * how >= 3: with a queue; how 6: with a queue, padded (what
+		 * would complete the line after it: padded_copy) */
+		for (int how = 0; how < 7; how++) {
+			if (how == 6) {
+				char *pin = padded_copy(lines[i], n);
+				struct parse_opts o;
+				parse_opts_default(&o);
+				rec_reset(&want, lines[i], n);
+				parse_line(lines[i], n, &o, &scratch, &handler, &want);
+				rec_reset(&got, pin, n);
+				tq_opts = &o;
+				parse_packet_padded(pin, n, &o, &scratch, &queue_handler, &got);
+				tq_commit(&got);
+				failed(same_recs(&want, &got), lines[i],
+				       "padded: %zu recs, want %zu", got.n, want.n);
+				rec_reset(&got, NULL, 0);
+				free(pin);
+				continue;
+			}
 			char *buf = malloc(n + 2);
 			memcpy(buf, lines[i], n);
 			buf[n] = how % 3 == 1 ? 's' : 'c';
