@@ -58,14 +58,15 @@ static inline uint64_t htab_hash(const void *key, size_t len)
 }
 
 /* Keys of 8 to 16 bytes (most series names) are compared with two loads
- * each, overlapping, instead of a call to memcmp. The table compares keys
- * with it; callers that check a value found by htab_peek use it too. */
+ * each, overlapping, and one test, instead of a call to memcmp. The table
+ * compares keys with it; callers that check a value found by htab_peek use
+ * it too. */
 static inline bool htab_key_eq(const char *a, const char *b, size_t len)
 {
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
 	if (len >= 8 && len <= 16)
-		return htab_rd64((const unsigned char *)a) == htab_rd64((const unsigned char *)b) &&
-		       htab_rd64((const unsigned char *)a + len - 8) ==
-		           htab_rd64((const unsigned char *)b + len - 8);
+		return ((htab_rd64(x) ^ htab_rd64(y)) |
+		        (htab_rd64(x + len - 8) ^ htab_rd64(y + len - 8))) == 0;
 	return memcmp(a, b, len) == 0;
 }
 
@@ -116,9 +117,10 @@ static inline const struct htab_slot *htab_first_slot(const struct htab *h, uint
 	return &h->slots[hash & h->mask];
 }
 
-static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
+/* htab_peek's probe from slot i on */
+static inline void *htab_peek_from(const struct htab *h, size_t i, size_t len, uint64_t hash)
 {
-	for (size_t i = hash & h->mask;; i = (i + 1) & h->mask) {
+	for (;; i = (i + 1) & h->mask) {
 		const struct htab_slot *s = &h->slots[i];
 		if (s->hash == hash && s->len == len)
 			return s->val;
@@ -127,12 +129,19 @@ static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
 	}
 }
 
+static inline void *htab_peek(const struct htab *h, size_t len, uint64_t hash)
+{
+	return htab_peek_from(h, hash & h->mask, len, hash);
+}
+
 static inline void *htab_peek_at(const struct htab *h, const struct htab_slot *first, size_t len,
                                  uint64_t hash)
 {
 	if (first->hash == hash && first->len == len)
 		return first->val;
-	return first->hash == 0 ? NULL : htab_peek(h, len, hash);
+	if (first->hash == 0)
+		return NULL;
+	return htab_peek_from(h, ((size_t)(first - h->slots) + 1) & h->mask, len, hash);
 }
 
 /* Iteration: start with *pos = 0; returns the next value or NULL at the end.
