@@ -27,10 +27,15 @@ BAD = [b"novalue", b"notype:1", b"badval:abc|c", b"nov:|c", b"alpharate:1|c|@abc
 JUNK = bytes(b for b in range(256) if b not in b":\n\r")
 
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-n = {"dgrams": 0, "bad": 0, "valid": 0, "over": 0, "edge": 0, "timer": 0}
+n = {"dgrams": 0, "bad": 0, "valid": 0, "over": 0, "edge": 0, "edge2": 0, "timer": 0}
 edge = b"m.edge:1|c\n" * 93 + b"\n"          # exactly 1024 bytes: still parsed
 assert len(edge) == 1024
 over = b"m.over:1|c\n" * 182                  # 2002 bytes: never parsed
+# exactly 1024 bytes, the last line without a newline: the parser writes a
+# '\n' after the datagram (in the room after each receive buffer) and takes
+# the last line with the rest
+edge2 = b"m.edge2:1|c\n" * 84 + b"m.edge2:123456|c"
+assert len(edge2) == 1024
 for i in range(20000):
     k = i % 10
     if k == 0:
@@ -44,6 +49,8 @@ for i in range(20000):
         n["valid"] += 3; n["bad"] += 2
     elif k == 4 and i % 1000 == 4:
         d = edge; n["edge"] += 93
+    elif k == 4 and i % 1000 == 14:
+        d = edge2; n["edge2"] += 84 + 123456
     elif k == 5:
         d = b"m.timer:%d|ms\nm.valid:1|c" % (i % 97); n["timer"] += 1; n["valid"] += 1
     elif k == 6:   # a long datagram just under the limit, mostly bad
@@ -93,6 +100,7 @@ check_eq "Graphite statsd.packets_received over all flushes" "$(exp dgrams)" "$(
 check_eq "every valid counter line flushed" "$(exp valid)" "$(total stats_counts.m.valid)"
 check_eq "every valid timer line flushed" "$(exp timer)" "$(total stats.timers.m.timer.count)"
 check_eq "a datagram of exactly max_datagram bytes is parsed" "$(exp edge)" "$(total stats_counts.m.edge)"
+check_eq "... and one whose last line has no newline" "$(exp edge2)" "$(total stats_counts.m.edge2)"
 check_eq "no line of an oversized datagram was parsed" absent "$(total stats_counts.m.over)"
 check_eq "no partial line reached Graphite" 0 "$(grep -c '^#PARTIAL' "$SINK_DIR/lines.txt")"
 
