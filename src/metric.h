@@ -49,8 +49,6 @@ struct qsample {
 	/* keys are shorter than 4 GiB (parse.h); name_len is not set (it is
 	 * key_len) when line_len > 0 */
 	uint32_t key_len, name_len;
-	/* a counter's value is value * weight already (weight: 1 / rate, as
-	 * in struct sample, which only timers read) */
 	double value, weight;
 	unsigned char type; /* enum metric_type */
 	bool gauge_delta;

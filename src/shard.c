@@ -220,14 +220,13 @@ static inline void update(struct shard_entry *e, enum shard_kind k, enum metric_
 	}
 }
 
-/* update by wire type: the same, for shard_commit (a counter's value is
- * multiplied by its weight already: struct qsample). */
+/* update by wire type: the same, for shard_commit. */
 static inline void record(struct shard_entry *e, unsigned char type, double value, double weight,
                           bool gauge_delta)
 {
 	if (type == METRIC_COUNTER) {
 		/* e->type is METRIC_COUNTER (0) since the entry was made */
-		e->value += value;
+		e->value += value * weight;
 	} else {
 		update(e, type == METRIC_GAUGE ? SHARD_GAUGES : SHARD_TIMERS,
 		       (enum metric_type)type, value, weight, gauge_delta);
@@ -271,7 +270,7 @@ static inline void enqueue(struct shard *s, const struct sample *smp, const char
 	q->key = key;
 	q->key_len = (uint32_t)smp->key_len;
 	q->name_len = (uint32_t)smp->name_len;
-	q->value = smp->type == METRIC_COUNTER ? smp->value * smp->weight : smp->value;
+	q->value = smp->value;
 	q->weight = smp->weight;
 	q->type = (unsigned char)smp->type;
 	q->gauge_delta = smp->gauge_delta;
