@@ -105,7 +105,8 @@ size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
 
 /* parse_packet, with the same result, for a packet with room after it (as
  * intake's receive buffers have): buf[len .. len + PARSE_PAD) is the
- * caller's, and the parser writes there (a '\n' at buf[len]) and reads.
+ * caller's, and the parser reads there and may write (a '\n' at buf[len]
+ * when the packet does not end with one).
  * Faster: the one-pass path then also takes the packet's last lines. */
 #define PARSE_PAD 64
 size_t parse_packet_padded(char *buf, size_t len, const struct parse_opts *o,

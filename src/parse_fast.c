@@ -387,124 +387,156 @@ deliver:
 	return next;
 }
 
+/* Where parse_packet is in a packet, and what it parses with: queue_lines
+ * reads and moves it (one pointer: what its loop keeps stays in registers). */
+struct span {
+	const char *p;    /* the next line */
+	const char *stop; /* queue_lines takes the lines that start before it */
+	const char *end;  /* the packet's end (past last_newline's '\n' once it is there) */
+	char *room;       /* parse_packet_padded's buffer until last_newline, else NULL */
+	size_t len;       /* the packet's length as given */
+	const struct parse_opts *o;
+	struct parse_scratch *scr;
+	const struct parse_handler *h;
+	void *ctx;
+};
+
 #ifdef __SSE2__
+/* The '\n' that ends the packet buf[0..len) with room after it: its own
+ * last byte, or one written after it. Changes none of its lines (an empty
+ * last line counts for nothing). */
+static const char *last_newline(char *buf, size_t len)
+{
+	if (len > 0 && buf[len - 1] == '\n')
+		return buf + len - 1;
+	buf[len] = '\n';
+	return buf + len;
+}
+
 /*   app.metric.n42:1|c\n        name (< 32 bytes), 1 to 7 digits, type, '\n'
  *   app.metric.n42:250|ms\n
- * The commonest lines, with a queue: from *pp, appends every line of this
- * form that starts before stop to the queue (as common_line would) and
- * stops at the first line of another form; *pp becomes where it stopped.
+ * The commonest lines, with a queue: from sp->p, appends every line of this
+ * form that starts before sp->stop to the queue (as common_line would) and
+ * stops at the first line of another form; sp->p becomes where it stopped.
  * Returns the lines taken. A line reads at most 44 bytes from where it
  * starts (the name and ':' in 32, the value's 8 bytes and the 4 after its
- * last digit): stop is at most the end of what may be read, less 43; when
- * more may be read than the packet's end, the packet ends with a '\n' (which
- * no line of this form reads past). Its own function, so that what it
- * keeps (the queue's count among them) stays in registers. The caller
- * takes it only when server.max_name is at least 31 (it checks no name
- * length). */
-static __attribute__((noinline)) size_t queue_lines(const char **pp, const char *stop,
-                                                    const char *end, const struct parse_opts *o,
-                                                    struct parse_scratch *scr,
-                                                    struct sample_queue *q,
-                                                    const struct parse_handler *h, void *ctx)
+ * last digit): sp->stop is 43 bytes before the packet's end, or with room
+ * after it (sp->room), once there, its last '\n' (last_newline), which no
+ * line of this form reads past. Not before: in a buffer that is not in the
+ * cache, reading or writing the packet's end first costs a miss that the
+ * reads in order do not (bench_parse: 1-2 ns a line, one per packet). Its
+ * own function, so that what it keeps (the queue's count among them) stays
+ * in registers. The caller takes it only when server.max_name is at least
+ * 31 (it checks no name length). */
+static __attribute__((noinline)) size_t queue_lines(struct span *sp)
 {
-	const char *p = *pp;
+	struct sample_queue *q = sp->h->queue;
+	const char *p = sp->p, *stop = sp->stop;
 	/* r: where the next sample goes; the lines taken are those queued
 	 * since r0, plus lines (the count before the last commit or line with
 	 * fields, after which the queue starts again at r0) */
 	struct qsample *r = &q->v[q->n], *r0 = r, *const full = &q->v[SAMPLE_QUEUE_MAX];
 	size_t lines = 0;
 
-	while (p < stop) {
-		/* The name: up to the first ':' (a '\n' first: not this form).
-		 * Without a stop in its first 31 bytes, nlen is 31, and p[31] is
-		 * not ':' unless the name is 31 bytes long. An empty name is
-		 * queued: the shard does not take it (parse_name_plain). */
-		size_t nlen = (size_t)__builtin_ctz(stops32(p) | 1u << 31);
-		const char *v = p + nlen + 1;
-		if (v[-1] != ':')
-			break;
-		uint64_t x;
-		size_t nd = lead_digits(v, &x);
-		if (nd == 0)
-			break;
-		/* The type, at t; or the same types with fields ("|c|#env:prod",
-		 * "|ms|@0.5"): common_fields. */
-		const char *t = v + nd;
-		uint32_t w;
-		memcpy(&w, t, 4);
-		w = le32(w);
-		enum metric_type type;
-		size_t adv = type_word(w, &type);
-		if (__builtin_expect(adv == 0, 0)) {
-			if ((w & 0xffffff) == ('|' | 'm' << 8 | 's' << 16) && w >> 24 == '|') {
-				type = METRIC_TIMER;
-				adv = 4;
-			} else if ((w & 0xff00ff) == ('|' | '|' << 16) &&
-			           parse_type_char((int)(w >> 8 & 0xff), &type) &&
-			           type != METRIC_SET) {
-				adv = 3;
-			} else {
-				break;
+again:
+	/* tested at the bottom: one compare a line */
+	if (p < stop)
+		do {
+			/* The name: up to the first ':' (a '\n' first: not this form).
+			 * Without a stop in its first 31 bytes, nlen is 31, and p[31] is
+			 * not ':' unless the name is 31 bytes long. An empty name is
+			 * queued: the shard does not take it (parse_name_plain). */
+			size_t nlen = (size_t)__builtin_ctz(stops32(p) | 1u << 31);
+			const char *v = p + nlen + 1;
+			if (v[-1] != ':')
+				goto out;
+			uint64_t x;
+			size_t nd = lead_digits(v, &x);
+			if (nd == 0)
+				goto out;
+			/* The type, at t; or the same types with fields ("|c|#env:prod",
+			 * "|ms|@0.5"): common_fields. */
+			const char *t = v + nd;
+			uint32_t w;
+			memcpy(&w, t, 4);
+			w = le32(w);
+			enum metric_type type;
+			size_t adv = type_word(w, &type);
+			if (__builtin_expect(adv == 0, 0)) {
+				if ((w & 0xffffff) == ('|' | 'm' << 8 | 's' << 16) &&
+				    w >> 24 == '|') {
+					type = METRIC_TIMER;
+					adv = 4;
+				} else if ((w & 0xff00ff) == ('|' | '|' << 16) &&
+				           parse_type_char((int)(w >> 8 & 0xff), &type) &&
+				           type != METRIC_SET) {
+					adv = 3;
+				} else {
+					goto out;
+				}
+				/* Its samples come through h->sample, into the same queue. */
+				q->n = (size_t)(r - q->v);
+				const char *next = common_fields(
+				    p, nlen, t + adv - 1, sp->end, sp->o, sp->scr, sp->h, sp->ctx,
+				    type, (double)(int64_t)digits_value(x, nd));
+				lines += (size_t)(r - r0) + (next != NULL);
+				r = r0 = &q->v[q->n];
+				if (next == NULL)
+					goto out;
+				p = next;
+				continue;
 			}
-			/* Its samples come through h->sample, into the same queue. */
-			q->n = (size_t)(r - q->v);
-			const char *next =
-			    common_fields(p, nlen, t + adv - 1, end, o, scr, h, ctx, type,
-			                  (double)(int64_t)digits_value(x, nd));
-			lines += (size_t)(r - r0) + (next != NULL);
-			r = r0 = &q->v[q->n];
-			if (next == NULL)
-				break;
-			p = next;
-			continue;
-		}
-		if (__builtin_expect(r == full, 0)) {
-			q->n = SAMPLE_QUEUE_MAX;
-			h->commit(ctx);
-			lines += (size_t)(r - r0);
-			r = r0 = &q->v[q->n];
-		}
-		queue_put(r++, p, nlen, (double)(int64_t)digits_value(x, nd), type,
-		          (size_t)(t + adv - 1 - p));
-		p = t + adv;
+			if (__builtin_expect(r == full, 0)) {
+				q->n = SAMPLE_QUEUE_MAX;
+				sp->h->commit(sp->ctx);
+				lines += (size_t)(r - r0);
+				r = r0 = &q->v[q->n];
+			}
+			queue_put(r++, p, nlen, (double)(int64_t)digits_value(x, nd), type,
+			          (size_t)(t + adv - 1 - p));
+			p = t + adv;
+		} while (p < stop);
+	if (sp->room != NULL && p < sp->end) {
+		stop = sp->stop = last_newline(sp->room, sp->len);
+		sp->end = stop + 1;
+		sp->room = NULL;
+		goto again;
 	}
+out:
 	q->n = (size_t)(r - q->v);
-	*pp = p;
+	sp->p = p;
 	return lines + (size_t)(r - r0);
 }
 #endif
 
-/* parse_packet over [buf, end): queue_lines takes the lines that start
- * before qstop (see there); from done on there is nothing more to parse
- * (done is end, or the '\n' parse_packet_padded puts there). */
-static size_t split(const char *buf, const char *end, const char *qstop, const char *done,
-                    const struct parse_opts *o, struct parse_scratch *scr,
-                    const struct parse_handler *h, void *ctx)
+/* parse_packet over buf[0..len); room is NULL, or buf (parse_packet_padded:
+ * PARSE_PAD bytes after the packet are the parser's). */
+static size_t split(const char *buf, size_t len, char *room, const struct parse_opts *o,
+                    struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
-	const char *p = buf;
+	struct span sp = {buf, len >= 44 ? buf + len - 43 : buf, buf + len, room, len, o, scr, h,
+	                  ctx};
 	size_t lines = 0;
 	/* The longest name the one-pass path takes (it builds no key). */
 	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
 	bool common = o->sanitize;
 	struct sample_queue *queue = h->queue;
 
-	while (p < end) {
+	while (sp.p < sp.end) {
 #ifdef __SSE2__
 		/* queue_lines takes names of up to 31 bytes without a length check */
 		if (common && queue != NULL && max_name >= 31) {
-			lines += queue_lines(&p, qstop, end, o, scr, queue, h, ctx);
-			if (p >= done)
+			lines += queue_lines(&sp);
+			if (sp.p >= sp.end)
 				break;
 		}
-#else
-		(void)qstop;
-		(void)done;
 #endif
+		const char *p = sp.p, *end = sp.end;
 		if (common && *p != '\n') {
 			const char *next = common_line(p, end, max_name, o, scr, h, ctx, queue);
 			if (next != NULL) {
 				lines++;
-				p = next;
+				sp.p = next;
 				continue;
 			}
 		}
@@ -519,7 +551,7 @@ static size_t split(const char *buf, const char *end, const char *qstop, const c
 		}
 		if (nl == NULL)
 			break;
-		p = nl + 1;
+		sp.p = nl + 1;
 	}
 	return lines;
 }
@@ -527,17 +559,14 @@ static size_t split(const char *buf, const char *end, const char *qstop, const c
 size_t parse_packet(const char *buf, size_t len, const struct parse_opts *o,
                     struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
-	return split(buf, buf + len, len >= 44 ? buf + len - 43 : buf, buf + len, o, scr, h, ctx);
+	return split(buf, len, NULL, o, scr, h, ctx);
 }
 
-/* A '\n' after the packet changes none of its lines (an empty last line
- * counts for nothing), and bounds every line queue_lines reads: it may
- * take every line that starts before it, the last ones among them, reading
- * at most 43 bytes past the '\n'. */
+/* A line queue_lines takes after last_newline starts before that '\n' and
+ * reads at most 43 bytes past it. */
 size_t parse_packet_padded(char *buf, size_t len, const struct parse_opts *o,
                            struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
 	_Static_assert(PARSE_PAD >= 44, "queue_lines reads 43 bytes past a line's start");
-	buf[len] = '\n';
-	return split(buf, buf + len + 1, buf + len, buf + len, o, scr, h, ctx);
+	return split(buf, len, buf, o, scr, h, ctx);
 }

@@ -712,7 +712,7 @@ static void test_parser_queue(void)
 	    {13, 200, 60, 400},      /* the series limit */
 	};
 	static struct feed_ctx fa, fb;
-	char pkt[4096], copy[4096];
+	char pkt[4096], copy[4096 + PARSE_PAD];
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		rng_state = 0x9e3779b97f4a7c15ULL * cases[c].seed;
 		const struct parse_handler queue_handler = feed_pair(&fa, &fb, cases[c].max_series);
@@ -731,7 +731,14 @@ static void test_parser_queue(void)
 			lines_a += parse_packet(pkt, len, &fa.o, &fa.scr, &record_handler, &fa);
 			fb.pkt = copy;
 			fb.pkt_len = len;
-			lines_b += parse_packet(copy, len, &fb.o, &fb.scr, &queue_handler, &fb);
+			/* every other packet as intake parses it: with room after it
+			 * (holding the '#'s of the memset below) */
+			if (k % 2)
+				lines_b += parse_packet_padded(copy, len, &fb.o, &fb.scr,
+				                               &queue_handler, &fb);
+			else
+				lines_b +=
+				    parse_packet(copy, len, &fb.o, &fb.scr, &queue_handler, &fb);
 			/* commits at the end of the packet as intake does at the end of
 			 * a batch; the buffer is then rewritten */
 			shard_commit(fb.sh);
