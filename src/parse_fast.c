@@ -442,6 +442,14 @@ again:
 	/* tested at the bottom: one compare a line */
 	if (p < stop)
 		do {
+			/* A free slot first (a commit before a line that turns out not
+			 * to be of this form does no harm: the queue keeps its order). */
+			if (__builtin_expect(r == full, 0)) {
+				q->n = SAMPLE_QUEUE_MAX;
+				sp->h->commit(sp->ctx);
+				lines += (size_t)(r - r0);
+				r = r0 = &q->v[q->n];
+			}
 			/* The name: up to the first ':' (a '\n' first: not this form).
 			 * Without a stop in its first 31 bytes, nlen is 31, and p[31] is
 			 * not ':' unless the name is 31 bytes long. An empty name is
@@ -460,6 +468,14 @@ again:
 			uint32_t w;
 			memcpy(&w, t, 4);
 			w = le32(w);
+			double value = (double)(int64_t)digits_value(x, nd);
+			/* Counters, most lines, on a path of their own: its type and
+			 * lengths are constants. */
+			if ((w & 0xffffff) == ('|' | 'c' << 8 | '\n' << 16)) {
+				queue_put(r++, p, nlen, value, METRIC_COUNTER, (size_t)(t + 2 - p));
+				p = t + 3;
+				continue;
+			}
 			enum metric_type type;
 			size_t adv = type_word(w, &type);
 			if (__builtin_expect(adv == 0, 0)) {
@@ -476,9 +492,9 @@ again:
 				}
 				/* Its samples come through h->sample, into the same queue. */
 				q->n = (size_t)(r - q->v);
-				const char *next = common_fields(
-				    p, nlen, t + adv - 1, sp->end, sp->o, sp->scr, sp->h, sp->ctx,
-				    type, (double)(int64_t)digits_value(x, nd));
+				const char *next =
+				    common_fields(p, nlen, t + adv - 1, sp->end, sp->o, sp->scr,
+				                  sp->h, sp->ctx, type, value);
 				lines += (size_t)(r - r0) + (next != NULL);
 				r = r0 = &q->v[q->n];
 				if (next == NULL)
@@ -486,14 +502,7 @@ again:
 				p = next;
 				continue;
 			}
-			if (__builtin_expect(r == full, 0)) {
-				q->n = SAMPLE_QUEUE_MAX;
-				sp->h->commit(sp->ctx);
-				lines += (size_t)(r - r0);
-				r = r0 = &q->v[q->n];
-			}
-			queue_put(r++, p, nlen, (double)(int64_t)digits_value(x, nd), type,
-			          (size_t)(t + adv - 1 - p));
+			queue_put(r++, p, nlen, value, type, (size_t)(t + adv - 1 - p));
 			p = t + adv;
 		} while (p < stop);
 	if (sp->room != NULL && p < sp->end) {
