@@ -46,10 +46,12 @@ struct sample {
  * borrowed until the queue is committed. */
 struct qsample {
 	const char *key;
-	/* keys are shorter than 4 GiB (parse.h); name_len is not set (it is
-	 * key_len) when line_len > 0 */
-	uint32_t key_len, name_len;
 	double value, weight;
+	/* keys are shorter than PARSE_KEY_MAX (parse.h), so 16 bits hold
+	 * their lengths and the record is 32 bytes (two a cache line, and an
+	 * index is a shift away from a pointer); name_len is not set (it is
+	 * key_len) when line_len > 0 */
+	uint16_t key_len, name_len;
 	unsigned char type; /* enum metric_type */
 	bool gauge_delta;
 	/* 0, or the key is a name as received, not checked for bytes that

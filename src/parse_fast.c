@@ -256,7 +256,7 @@ static inline void queue_put(struct qsample *r, const char *name, size_t nlen, d
                              enum metric_type type, size_t line_len)
 {
 	r->key = name;
-	r->key_len = (uint32_t)nlen;
+	r->key_len = (uint16_t)nlen;
 	r->value = value;
 	r->weight = 1;
 	r->type = (unsigned char)type;

@@ -268,8 +268,8 @@ static inline void enqueue(struct shard *s, const struct sample *smp, const char
 {
 	struct qsample *q = &s->q.v[s->q.n++];
 	q->key = key;
-	q->key_len = (uint32_t)smp->key_len;
-	q->name_len = (uint32_t)smp->name_len;
+	q->key_len = (uint16_t)smp->key_len;
+	q->name_len = (uint16_t)smp->name_len;
 	q->value = smp->value;
 	q->weight = smp->weight;
 	q->type = (unsigned char)smp->type;
@@ -277,10 +277,16 @@ static inline void enqueue(struct shard *s, const struct sample *smp, const char
 	q->line_len = 0;
 }
 
+/* The queue's lengths are 16-bit (struct qsample); a longer key (none
+ * from the parser) is recorded at once. */
+_Static_assert(PARSE_KEY_MAX <= UINT16_MAX && SHARD_QUEUE_KEYS <= UINT16_MAX,
+               "queued key lengths fit in 16 bits");
+_Static_assert(sizeof(struct qsample) == 32, "a queued sample is 32 bytes");
+
 void shard_queue(struct shard *s, const struct sample *smp)
 {
 	/* A set is recorded at once: its member may not outlive the call. */
-	if (smp->type == METRIC_SET) {
+	if (smp->type == METRIC_SET || smp->key_len > UINT16_MAX) {
 		shard_record(s, smp);
 		return;
 	}

@@ -1780,8 +1780,8 @@ static void tq_sample(void *ctx, const struct sample *s)
 	char *key = tq_keys[tq.n];
 	memcpy(key, s->key, s->key_len);
 	tq.v[tq.n++] = (struct qsample){.key = key,
-	                                .key_len = (uint32_t)s->key_len,
-	                                .name_len = (uint32_t)s->name_len,
+	                                .key_len = (uint16_t)s->key_len,
+	                                .name_len = (uint16_t)s->name_len,
 	                                .value = s->value,
 	                                .weight = s->weight,
 	                                .type = (unsigned char)s->type,

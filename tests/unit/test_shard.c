@@ -515,14 +515,17 @@ static void test_queue_equals_record(void)
 /* shard_commit hashes queued keys of 8 to 32 bytes inline and others out
  * of line; shard_record takes shard_hash: for every key length
  * around those bounds, a key recorded, queued and copied in either order
- * is one series whose value is the sum. */
+ * is one series whose value is the sum. So too for keys around the queue's
+ * key space (SHARD_QUEUE_KEYS) and its 16-bit lengths (struct qsample). */
 static void test_queue_hash_lengths(void)
 {
 	static const struct {
 		int first, second; /* 0 record, 1 queue, 2 queue_copy */
 	} orders[] = {{0, 1}, {1, 0}, {2, 1}, {1, 2}, {1, 1}, {0, 2}};
-	char key[80];
-	for (size_t len = 1; len <= sizeof(key); len++) {
+	static const size_t longer[] = {8191, 8192, 8193, 65535, 65536, 70000};
+	static char key[70000];
+	for (size_t li = 0; li < 80 + sizeof(longer) / sizeof(longer[0]); li++) {
+		size_t len = li < 80 ? li + 1 : longer[li - 80];
 		for (size_t j = 0; j < len; j++)
 			key[j] = (char)('a' + (j * 7 + len) % 26);
 		for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
