@@ -60,9 +60,15 @@ static inline size_t keep_span(const char *p, const char *end)
 	return (size_t)(q - p);
 }
 
-bool parse_name_plain(const char *name, size_t len)
+/* parse_name_plain, inline in this file's paths */
+static inline bool name_plain(const char *name, size_t len)
 {
 	return len > 0 && keep_span(name, name + len) == len;
+}
+
+bool parse_name_plain(const char *name, size_t len)
+{
+	return name_plain(name, len);
 }
 
 #ifdef __SSE2__
@@ -142,7 +148,7 @@ common_fields(const char *p, size_t nlen, const char *e, const char *end,
 	struct sample s;
 	const char *q = e + 1, *d;
 
-	if (!parse_name_plain(p, nlen))
+	if (!name_plain(p, nlen))
 		return NULL;
 	for (;;) {
 		d = bar_or_newline(q, end);
