@@ -155,7 +155,9 @@ static const struct cfg_opt table[] = {
 	    "datagrams; halved each time the kernel drops datagrams after a wait, doubled back "
 	    "after a minute without. 0 reads on every wake-up."),
 	KEY("server", "max_datagram", OPT_SIZE, "64k", 64, MIB, max_datagram, false,
-	    "Largest datagram read; a longer one is counted and dropped, never parsed cut."),
+	    "Largest datagram read; a longer one is counted and dropped, never parsed cut. "
+	    "Each intake worker keeps 32 receive buffers of this size (plus 64 bytes each for "
+	    "the parser): 2 MiB a worker at 64k."),
 	KEY("server", "max_name", OPT_SIZE, "512", 1, 4096, max_name, false,
 	    "Longest metric name, in bytes; longer lines are bad lines."),
 	KEY("server", "max_tags", OPT_INT, "64", 0, 256, max_tags, false,
