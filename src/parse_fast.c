@@ -399,8 +399,9 @@ struct span {
 	const char *p;    /* the next line */
 	const char *stop; /* queue_lines takes the lines that start before it */
 	const char *end;  /* the packet's end (past last_newline's '\n' once it is there) */
-	char *room;       /* parse_packet_padded's buffer until last_newline, else NULL */
-	size_t len;       /* the packet's length as given */
+	/* parse_packet_padded's buffer until last_newline (end is then
+	 * room + the packet's length), else NULL */
+	char *room;
 	const struct parse_opts *o;
 	struct parse_scratch *scr;
 	const struct parse_handler *h;
@@ -512,7 +513,7 @@ again:
 			p = t + adv;
 		} while (p < stop);
 	if (sp->room != NULL && p < sp->end) {
-		stop = sp->stop = last_newline(sp->room, sp->len);
+		stop = sp->stop = last_newline(sp->room, (size_t)(sp->end - sp->room));
 		sp->end = stop + 1;
 		sp->room = NULL;
 		goto again;
@@ -529,8 +530,7 @@ out:
 static size_t split(const char *buf, size_t len, char *room, const struct parse_opts *o,
                     struct parse_scratch *scr, const struct parse_handler *h, void *ctx)
 {
-	struct span sp = {buf, len >= 44 ? buf + len - 43 : buf, buf + len, room, len, o, scr, h,
-	                  ctx};
+	struct span sp = {buf, len >= 44 ? buf + len - 43 : buf, buf + len, room, o, scr, h, ctx};
 	size_t lines = 0;
 	/* The longest name the one-pass path takes (it builds no key). */
 	size_t max_name = o->max_name < PARSE_KEY_MAX - 1 ? o->max_name : PARSE_KEY_MAX - 1;
