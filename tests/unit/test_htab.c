@@ -60,13 +60,19 @@ static uint64_t hash_of(const struct entry *e, enum hash_mode mode)
 
 /* htab_peek's candidate for every key: for a present key, a present entry
  * with the same hash and length (under the real hash, its own); for an
- * absent key, NULL or such an entry (under the real hash, NULL). */
+ * absent key, NULL or such an entry (under the real hash, NULL). htab_peek_at
+ * from the key's first slot (which goes on from the slot after it, wrapping
+ * at the table's end) gives the same candidate. */
 static bool peeks_ok(const struct htab *h, struct entry *ref, size_t n, enum hash_mode mode)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint64_t hash = hash_of(&ref[i], mode);
 		htab_prefetch(h, hash);
 		void *got = htab_peek(h, ref[i].len, hash);
+		if (htab_peek_at(h, htab_first_slot(h, hash), ref[i].len, hash) != got) {
+			fprintf(stderr, "htab: peek_at of key %s differs from peek\n", ref[i].key);
+			return false;
+		}
 		bool ok;
 		if (got == NULL) {
 			ok = !ref[i].present;
